@@ -1,0 +1,223 @@
+// Package metadata defines what Berth knows about its content: repositories,
+// manifests, tags, which blobs each repository holds, what references what,
+// pull times and the event outbox. Blob bytes are in package storage.
+//
+// The interfaces are small roles; a backend (metadata/sqlite by default)
+// implements them all and metadatatest checks every backend the same way.
+package metadata
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// Sentinel conditions; backends wrap them with %w.
+var (
+	ErrNotFound     = errors.New("not found")
+	ErrRepoNotFound = errors.New("repository not found")
+)
+
+// MissingRefError is returned by PutManifest when a manifest references a
+// blob or a child manifest that the repository does not hold.
+type MissingRefError struct {
+	Digest digest.Digest
+	// Manifest is true for a missing child manifest, false for a blob.
+	Manifest bool
+}
+
+func (e *MissingRefError) Error() string {
+	if e.Manifest {
+		return fmt.Sprintf("referenced manifest %s is not in the repository", e.Digest)
+	}
+	return fmt.Sprintf("referenced blob %s is not in the repository", e.Digest)
+}
+
+// Descriptor points at content, as in an OCI descriptor.
+type Descriptor struct {
+	MediaType    string            `json:"mediaType"`
+	ArtifactType string            `json:"artifactType,omitempty"`
+	Digest       digest.Digest     `json:"digest"`
+	Size         int64             `json:"size"`
+	Annotations  map[string]string `json:"annotations,omitempty"`
+}
+
+// Manifest is a stored manifest of one repository.
+type Manifest struct {
+	Repo         string
+	Digest       digest.Digest
+	MediaType    string
+	ArtifactType string
+	Size         int64
+	// Subject is the digest in the manifest's subject field, or "".
+	Subject     digest.Digest
+	Annotations map[string]string
+	// Content is the exact bytes pushed.
+	Content []byte
+	// Blobs are the config and layers that must be present in the repository.
+	Blobs []digest.Digest
+	// Children are the manifests an index points at.
+	Children []digest.Digest
+	PushedAt time.Time
+	// LastPulledAt is zero if never pulled.
+	LastPulledAt time.Time
+}
+
+// Descriptor returns m as a descriptor, as the referrers API lists it.
+func (m *Manifest) Descriptor() Descriptor {
+	return Descriptor{MediaType: m.MediaType, ArtifactType: m.ArtifactType, Digest: m.Digest, Size: m.Size, Annotations: m.Annotations}
+}
+
+// TagInfo is a tag with the facts lifecycle and the API sort by.
+type TagInfo struct {
+	Repo         string        `json:"repository"`
+	Name         string        `json:"name"`
+	Digest       digest.Digest `json:"digest"`
+	MediaType    string        `json:"mediaType"`
+	Size         int64         `json:"size"` // manifest plus the blobs it references, children included
+	FirstPushed  time.Time     `json:"firstPushed"`
+	Updated      time.Time     `json:"updated"`
+	LastPulledAt time.Time     `json:"lastPulled"`
+}
+
+// RepoSummary is a repository with its totals.
+type RepoSummary struct {
+	Name      string    `json:"name"`
+	TagCount  int       `json:"tagCount"`
+	Manifests int       `json:"manifestCount"`
+	Size      int64     `json:"size"` // distinct blobs linked plus manifests
+	Updated   time.Time `json:"updated"`
+}
+
+// Order sorts tag listings.
+type Order int
+
+// Orders of TagDetails.
+const (
+	OrderName Order = iota
+	OrderTimeAsc
+	OrderTimeDesc
+)
+
+// Page bounds a listing: entries after Last, at most N (0 = backend default).
+type Page struct {
+	Last string
+	N    int
+}
+
+// Repos lists repositories.
+type Repos interface {
+	// ListRepos returns repository names in lexical order after p.Last.
+	ListRepos(ctx context.Context, p Page) ([]string, error)
+	// RepoSummaries returns repositories with totals in lexical order.
+	RepoSummaries(ctx context.Context, p Page) ([]RepoSummary, error)
+}
+
+// Blobs records which repository holds which blob.
+type Blobs interface {
+	// LinkBlob records that repo holds d, creating the repository if needed.
+	LinkBlob(ctx context.Context, repo string, d digest.Digest, size int64) error
+	// StatBlob returns the size of d in repo, or ErrNotFound.
+	StatBlob(ctx context.Context, repo string, d digest.Digest) (int64, error)
+	// UnlinkBlob removes d from repo, or returns ErrNotFound.
+	UnlinkBlob(ctx context.Context, repo string, d digest.Digest) error
+	// FindBlob returns the size of d if any repository holds it, or ErrNotFound.
+	FindBlob(ctx context.Context, d digest.Digest) (int64, error)
+}
+
+// Manifests stores manifests and resolves tags.
+type Manifests interface {
+	// PutManifest stores m and points tags at it in one transaction, with
+	// the references and an outbox event. Every digest in m.Blobs must be
+	// linked and every one in m.Children stored in m.Repo, else
+	// *MissingRefError and nothing is written.
+	PutManifest(ctx context.Context, m *Manifest, tags []string) error
+	// Manifest returns a manifest of repo by digest, or ErrNotFound.
+	Manifest(ctx context.Context, repo string, d digest.Digest) (*Manifest, error)
+	// TaggedManifest returns the manifest a tag points at, or ErrNotFound.
+	TaggedManifest(ctx context.Context, repo, tag string) (*Manifest, error)
+	// DeleteManifest removes a manifest and every tag pointing at it, and
+	// returns those tags; ErrNotFound if absent.
+	DeleteManifest(ctx context.Context, repo string, d digest.Digest) ([]string, error)
+	// Referrers lists manifests of repo whose subject is d, optionally only
+	// those of one artifact type.
+	Referrers(ctx context.Context, repo string, d digest.Digest, artifactType string) ([]Descriptor, error)
+}
+
+// Tags lists and removes tags.
+type Tags interface {
+	// ListTags returns tag names of repo in lexical order after p.Last;
+	// ErrRepoNotFound if the repository does not exist.
+	ListTags(ctx context.Context, repo string, p Page) ([]string, error)
+	// TagDetails returns tags with digests, sizes and times.
+	TagDetails(ctx context.Context, repo string, order Order, p Page) ([]TagInfo, error)
+	// DeleteTag removes a tag, or returns ErrNotFound.
+	DeleteTag(ctx context.Context, repo, tag string) error
+}
+
+// Pull is one observed manifest pull.
+type Pull struct {
+	Repo   string
+	Digest digest.Digest
+	At     time.Time
+}
+
+// Pulls records when manifests were pulled. Callers batch: pulls are hot.
+type Pulls interface {
+	RecordPulls(ctx context.Context, pulls []Pull) error
+}
+
+// Event is an outbox entry, written in the transaction of the change it
+// describes so that no change goes unannounced.
+type Event struct {
+	ID        int64         `json:"id"`
+	Type      string        `json:"type"`
+	Repo      string        `json:"repository"`
+	Digest    digest.Digest `json:"digest,omitempty"`
+	Tag       string        `json:"tag,omitempty"`
+	MediaType string        `json:"mediaType,omitempty"`
+	Size      int64         `json:"size,omitempty"`
+	Actor     string        `json:"actor,omitempty"`
+	At        time.Time     `json:"at"`
+}
+
+// Event types written by the registry's changes.
+const (
+	EventManifestPushed  = "manifest.pushed"
+	EventManifestDeleted = "manifest.deleted"
+	EventTagDeleted      = "tag.deleted"
+	EventBlobDeleted     = "blob.deleted"
+)
+
+// Outbox hands events to relays (audit, webhooks, scanner).
+type Outbox interface {
+	// PendingEvents returns up to n events with ID > after, oldest first.
+	PendingEvents(ctx context.Context, after int64, n int) ([]Event, error)
+}
+
+// Store is everything a metadata backend provides.
+type Store interface {
+	Repos
+	Blobs
+	Manifests
+	Tags
+	Pulls
+	Outbox
+	Close() error
+}
+
+type actorKey struct{}
+
+// WithActor names who acts in ctx; backends stamp it on outbox events.
+func WithActor(ctx context.Context, actor string) context.Context {
+	return context.WithValue(ctx, actorKey{}, actor)
+}
+
+// ActorFrom returns the actor set by WithActor, or "".
+func ActorFrom(ctx context.Context) string {
+	s, _ := ctx.Value(actorKey{}).(string)
+	return s
+}
