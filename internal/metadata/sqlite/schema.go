@@ -1,0 +1,118 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations[i] moves the schema from version i to i+1. Append only: a
+// released migration is never edited.
+var migrations = []string{
+	// 1: the initial schema (see the package doc).
+	`
+CREATE TABLE repositories (
+	id      INTEGER PRIMARY KEY,
+	name    TEXT    NOT NULL UNIQUE,
+	created BIGINT  NOT NULL
+);
+
+CREATE TABLE manifests (
+	repo_id        INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+	digest         TEXT    NOT NULL,
+	media_type     TEXT    NOT NULL,
+	artifact_type  TEXT    NOT NULL DEFAULT '',
+	size           BIGINT  NOT NULL,
+	subject        TEXT    NOT NULL DEFAULT '',
+	annotations    TEXT    NOT NULL DEFAULT '',
+	content        BLOB    NOT NULL,
+	pushed_at      BIGINT  NOT NULL,
+	last_pulled_at BIGINT  NOT NULL DEFAULT 0,
+	PRIMARY KEY (repo_id, digest)
+);
+CREATE INDEX manifests_referrers ON manifests (repo_id, subject, artifact_type) WHERE subject <> '';
+
+CREATE TABLE tags (
+	repo_id      INTEGER NOT NULL,
+	name         TEXT    NOT NULL,
+	digest       TEXT    NOT NULL,
+	first_pushed BIGINT  NOT NULL,
+	updated      BIGINT  NOT NULL,
+	PRIMARY KEY (repo_id, name),
+	FOREIGN KEY (repo_id, digest) REFERENCES manifests (repo_id, digest) ON DELETE CASCADE
+);
+CREATE INDEX tags_by_digest  ON tags (repo_id, digest);
+CREATE INDEX tags_by_updated ON tags (repo_id, updated, name);
+
+CREATE TABLE manifest_blobs (
+	repo_id  INTEGER NOT NULL,
+	manifest TEXT    NOT NULL,
+	blob     TEXT    NOT NULL,
+	PRIMARY KEY (repo_id, manifest, blob),
+	FOREIGN KEY (repo_id, manifest) REFERENCES manifests (repo_id, digest) ON DELETE CASCADE
+);
+CREATE INDEX manifest_blobs_by_blob ON manifest_blobs (blob, repo_id);
+
+CREATE TABLE manifest_children (
+	repo_id INTEGER NOT NULL,
+	parent  TEXT    NOT NULL,
+	child   TEXT    NOT NULL,
+	PRIMARY KEY (repo_id, parent, child),
+	FOREIGN KEY (repo_id, parent) REFERENCES manifests (repo_id, digest) ON DELETE CASCADE
+);
+CREATE INDEX manifest_children_by_child ON manifest_children (repo_id, child);
+
+CREATE TABLE repo_blobs (
+	repo_id   INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+	digest    TEXT    NOT NULL,
+	size      BIGINT  NOT NULL,
+	linked_at BIGINT  NOT NULL,
+	PRIMARY KEY (repo_id, digest)
+);
+CREATE INDEX repo_blobs_by_digest ON repo_blobs (digest);
+
+CREATE TABLE outbox (
+	id      INTEGER PRIMARY KEY AUTOINCREMENT,
+	type    TEXT    NOT NULL,
+	payload TEXT    NOT NULL,
+	created BIGINT  NOT NULL
+);
+`,
+}
+
+// SchemaVersion is the schema version this package writes.
+const SchemaVersion = 1
+
+// migrate brings db up to SchemaVersion, one transaction per step.
+func migrate(ctx context.Context, db *sql.DB) error {
+	var v int
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return fmt.Errorf("reading schema version: %w", err)
+	}
+	if v > len(migrations) {
+		return fmt.Errorf("schema version %d is newer than this binary supports (%d)", v, len(migrations))
+	}
+	for ; v < len(migrations); v++ {
+		if err := migrateStep(ctx, db, v); err != nil {
+			return fmt.Errorf("migrating schema %d→%d: %w", v, v+1, err)
+		}
+	}
+	return nil
+}
+
+func migrateStep(ctx context.Context, db *sql.DB, from int) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if _, err := tx.ExecContext(ctx, migrations[from]); err != nil {
+		return err
+	}
+	// user_version lives in the database header, written by this same
+	// transaction: the step and its number commit together.
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", from+1)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
