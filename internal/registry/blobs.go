@@ -1,0 +1,48 @@
+package registry
+
+import (
+	"net/http"
+
+	"github.com/berth-registry/berth/internal/oci"
+)
+
+// getBlob serves GET and HEAD of a blob, with Range support. The bytes are
+// served by http.ServeContent straight from the store's reader, so a blob
+// backed by an *os.File goes out through sendfile.
+func (r *Registry) getBlob(w http.ResponseWriter, req *http.Request, rt route) error {
+	d, err := parseDigest(rt.ref)
+	if err != nil {
+		return err
+	}
+	ctx := req.Context()
+	if _, err := r.opts.Meta.StatBlob(ctx, rt.name, d); err != nil {
+		return missing(err, oci.CodeBlobUnknown, "blob")
+	}
+	b, err := r.opts.Blobs.Open(ctx, d)
+	if err != nil {
+		return missing(err, oci.CodeBlobUnknown, "blob")
+	}
+	defer b.Close()
+	h := w.Header()
+	h.Set("Docker-Content-Digest", d.String())
+	h.Set("Content-Type", "application/octet-stream")
+	// Content is immutable by digest: the digest is the perfect validator.
+	h.Set("ETag", `"`+d.String()+`"`)
+	h.Set("Cache-Control", "max-age=31536000")
+	http.ServeContent(w, req, "", b.ModTime(), b)
+	return nil
+}
+
+// deleteBlob unlinks a blob from the repository. The bytes stay until
+// garbage collection finds no repository holds them.
+func (r *Registry) deleteBlob(w http.ResponseWriter, req *http.Request, rt route) error {
+	d, err := parseDigest(rt.ref)
+	if err != nil {
+		return err
+	}
+	if err := r.opts.Meta.UnlinkBlob(req.Context(), rt.name, d); err != nil {
+		return missing(err, oci.CodeBlobUnknown, "blob")
+	}
+	writeEmpty(w, http.StatusAccepted)
+	return nil
+}
