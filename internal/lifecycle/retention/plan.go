@@ -1,0 +1,367 @@
+package retention
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// Rule is the stable, machine-readable name of what decided an item; the
+// Reason next to it is the human sentence.
+type Rule string
+
+// Rules that decide tags.
+const (
+	RuleUnselected    Rule = "unselected"
+	RuleLocked        Rule = "locked"
+	RuleKeep          Rule = "keep"
+	RulePulledWithin  Rule = "pulledWithin"
+	RuleOlderThan     Rule = "olderThan"
+	RuleMaxTags       Rule = "maxTags"
+	RuleNoDeleteMatch Rule = "noDeleteRule"
+)
+
+// Rules that decide manifests (RuleLocked and RulePulledWithin too).
+const (
+	RuleTagged            Rule = "tagged"
+	RuleTagsDeleted       Rule = "tagsDeleted"
+	RuleUntaggedOlderThan Rule = "untaggedOlderThan"
+	RuleUntagged          Rule = "untagged"
+	RuleChild             Rule = "child"
+	RuleReferrer          Rule = "referrer"
+)
+
+// Decision is the verdict on one tag or manifest.
+type Decision struct {
+	Delete bool   `json:"delete"`
+	Rule   Rule   `json:"rule"`
+	Reason string `json:"reason"`
+}
+
+func kept(r Rule, format string, args ...any) Decision {
+	return Decision{Rule: r, Reason: "kept: " + fmt.Sprintf(format, args...)}
+}
+
+func deleted(r Rule, format string, args ...any) Decision {
+	return Decision{Delete: true, Rule: r, Reason: "deleted: " + fmt.Sprintf(format, args...)}
+}
+
+// TagPlan is a tag and its verdict.
+type TagPlan struct {
+	Tag
+	Decision
+}
+
+// ManifestPlan is a manifest and its verdict.
+type ManifestPlan struct {
+	Manifest
+	// Tags are the tags that pointed at the manifest when planned.
+	Tags []string `json:"tags,omitempty"`
+	Decision
+	// Wave orders deletions: an index before its children and a referrer
+	// before its subject, so that no live manifest ever points at a
+	// missing one. Apply deletes wave 0 first.
+	Wave int `json:"wave,omitempty"`
+}
+
+// RepoPlan is the plan for one repository.
+type RepoPlan struct {
+	Name string `json:"name"`
+	// Tags are newest first; Manifests are newest first.
+	Tags      []TagPlan      `json:"tags"`
+	Manifests []ManifestPlan `json:"manifests"`
+	// BytesFreed estimates the bytes deleted manifests free in this
+	// repository: their own size plus blobs no kept manifest here uses.
+	// Blobs shared with other repositories make it an upper bound.
+	BytesFreed int64 `json:"bytesFreed"`
+}
+
+// Summary counts a plan.
+type Summary struct {
+	Repositories     int   `json:"repositories"`
+	TagsKept         int   `json:"tagsKept"`
+	TagsDeleted      int   `json:"tagsDeleted"`
+	ManifestsKept    int   `json:"manifestsKept"`
+	ManifestsDeleted int   `json:"manifestsDeleted"`
+	BytesFreed       int64 `json:"bytesFreed"`
+}
+
+// Plan is every verdict of one policy at one instant.
+type Plan struct {
+	Policy       string     `json:"policy,omitempty"`
+	Now          time.Time  `json:"now"`
+	Repositories []RepoPlan `json:"repositories"`
+	Summary      Summary    `json:"summary"`
+}
+
+// planConcurrency bounds how many repositories are read at once; remote
+// registries answer slowly, one repository at a time would take minutes.
+const planConcurrency = 8
+
+// BuildPlan evaluates policy over every repository of src it selects, as of
+// now. It changes nothing. Repositories that vanish while planning are left
+// out.
+func BuildPlan(ctx context.Context, src Source, policy *Policy, now time.Time) (*Plan, error) {
+	c, err := policy.compile()
+	if err != nil {
+		return nil, err
+	}
+	names, err := src.Repositories(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing repositories: %w", err)
+	}
+	selected := make([]string, 0, len(names))
+	for _, n := range names {
+		if c.repos.match(n) {
+			selected = append(selected, n)
+		}
+	}
+	slices.Sort(selected)
+	selected = slices.Compact(selected)
+
+	repos := make([]*RepoPlan, len(selected))
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(planConcurrency, len(selected)) {
+		wg.Go(func() {
+			for i := range next {
+				rp, err := planRepo(ctx, src, c, selected[i], now)
+				if err != nil {
+					cancel(err)
+					continue
+				}
+				repos[i] = rp
+			}
+		})
+	}
+feed:
+	for i := range selected {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+
+	p := &Plan{Policy: policy.Name, Now: now, Repositories: make([]RepoPlan, 0, len(repos))}
+	for _, rp := range repos {
+		if rp == nil {
+			continue
+		}
+		p.Repositories = append(p.Repositories, *rp)
+		p.Summary.add(rp)
+	}
+	return p, nil
+}
+
+func (s *Summary) add(rp *RepoPlan) {
+	s.Repositories++
+	for _, t := range rp.Tags {
+		if t.Delete {
+			s.TagsDeleted++
+		} else {
+			s.TagsKept++
+		}
+	}
+	for _, m := range rp.Manifests {
+		if m.Delete {
+			s.ManifestsDeleted++
+		} else {
+			s.ManifestsKept++
+		}
+	}
+	s.BytesFreed += rp.BytesFreed
+}
+
+// planRepo reads one repository and evaluates it; nil, nil if it is gone.
+func planRepo(ctx context.Context, src Source, c *compiled, repo string, now time.Time) (*RepoPlan, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	tags, err := src.Tags(ctx, repo)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("repository %q: listing tags: %w", repo, err)
+	}
+	manifests, err := src.Manifests(ctx, repo)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("repository %q: listing manifests: %w", repo, err)
+	}
+	return evaluate(c, repo, tags, manifests, now), nil
+}
+
+// evaluate is the whole decision for one repository, free of I/O.
+func evaluate(c *compiled, repo string, tags []Tag, manifests []Manifest, now time.Time) *RepoPlan {
+	rp := &RepoPlan{Name: repo, Tags: make([]TagPlan, len(tags)), Manifests: make([]ManifestPlan, len(manifests))}
+	for i, t := range tags {
+		rp.Tags[i].Tag = t
+	}
+	slices.SortFunc(rp.Tags, func(a, b TagPlan) int {
+		return cmp.Or(b.PushedAt.Compare(a.PushedAt), cmp.Compare(a.Name, b.Name))
+	})
+	for i, m := range manifests {
+		rp.Manifests[i].Manifest = m
+	}
+	slices.SortFunc(rp.Manifests, func(a, b ManifestPlan) int {
+		return cmp.Or(b.PushedAt.Compare(a.PushedAt), cmp.Compare(a.Digest, b.Digest))
+	})
+	// A Source listing a digest twice would make the graph ambiguous; the
+	// newest entry wins and the rest are dropped.
+	rp.Manifests = slices.CompactFunc(rp.Manifests, func(a, b ManifestPlan) bool { return a.Digest == b.Digest })
+	g := newGraph(rp.Manifests)
+
+	decideTags(c, rp.Tags, g, now)
+	for _, t := range rp.Tags {
+		if i, ok := g.index[t.Digest]; ok {
+			rp.Manifests[i].Tags = append(rp.Manifests[i].Tags, t.Name)
+		}
+	}
+	decideManifests(c, rp, g, now)
+	rp.BytesFreed = bytesFreed(rp.Manifests)
+	return rp
+}
+
+func decideTags(c *compiled, tags []TagPlan, g *graph, now time.Time) {
+	rank := 0
+	for i := range tags {
+		t := &tags[i]
+		if !c.tags.match(t.Name) {
+			t.Decision = kept(RuleUnselected, "not selected")
+			continue
+		}
+		r := rank
+		rank++
+		older := c.OlderThan != nil && now.Sub(t.PushedAt) >= time.Duration(*c.OlderThan)
+		beyond := c.MaxTags != nil && r >= *c.MaxTags
+		switch {
+		case t.Locked:
+			t.Decision = kept(RuleLocked, "locked")
+		case g.locked(t.Digest):
+			t.Decision = kept(RuleLocked, "manifest locked")
+		case r < c.Keep:
+			t.Decision = kept(RuleKeep, "newest %d", c.Keep)
+		case pulledWithin(c.PulledWithin, t.LastPulledAt, now):
+			t.Decision = kept(RulePulledWithin, "pulled %s ago", age(now.Sub(t.LastPulledAt)))
+		case older:
+			t.Decision = deleted(RuleOlderThan, "older than %s", *c.OlderThan)
+		case beyond:
+			t.Decision = deleted(RuleMaxTags, "beyond max %d tags", *c.MaxTags)
+		case c.OlderThan != nil:
+			t.Decision = kept(RuleNoDeleteMatch, "newer than %s", *c.OlderThan)
+		case c.MaxTags != nil:
+			t.Decision = kept(RuleNoDeleteMatch, "within max %d tags", *c.MaxTags)
+		default:
+			t.Decision = kept(RuleNoDeleteMatch, "no delete rule")
+		}
+	}
+}
+
+func pulledWithin(within Duration, last, now time.Time) bool {
+	return within > 0 && !last.IsZero() && now.Sub(last) < time.Duration(within)
+}
+
+// decideManifests gives every manifest an initial verdict, then spreads
+// "kept" from every kept manifest to its children and referrers.
+func decideManifests(c *compiled, rp *RepoPlan, g *graph, now time.Time) {
+	keptTag := make(map[digest.Digest]string)
+	for _, t := range rp.Tags {
+		if _, seen := keptTag[t.Digest]; !t.Delete && !seen {
+			keptTag[t.Digest] = t.Name
+		}
+	}
+	ms := rp.Manifests
+	live := make([]int, 0, len(ms))
+	for i := range ms {
+		m := &ms[i]
+		if m.Locked {
+			m.Decision = kept(RuleLocked, "locked")
+		} else if name, ok := keptTag[m.Digest]; ok {
+			m.Decision = kept(RuleTagged, "tagged %s", name)
+		} else if pulledWithin(c.PulledWithin, m.LastPulledAt, now) {
+			m.Decision = kept(RulePulledWithin, "pulled %s ago", age(now.Sub(m.LastPulledAt)))
+		} else if len(m.Tags) > 0 {
+			m.Decision = deleted(RuleTagsDeleted, "no tag left")
+		} else if len(g.parents[i]) > 0 {
+			// Untagged and part of an index: it lives or dies with it.
+			m.Decision = deleted(RuleChild, "child of deleted index")
+		} else if g.hasSubject(i) {
+			m.Decision = deleted(RuleReferrer, "referrer of deleted manifest")
+		} else if c.UntaggedOlderThan == nil {
+			m.Decision = kept(RuleUntagged, "untagged, no untagged rule")
+		} else if now.Sub(m.PushedAt) >= time.Duration(*c.UntaggedOlderThan) {
+			m.Decision = deleted(RuleUntaggedOlderThan, "untagged older than %s", *c.UntaggedOlderThan)
+		} else {
+			m.Decision = kept(RuleUntagged, "untagged, newer than %s", *c.UntaggedOlderThan)
+		}
+		if !m.Delete {
+			live = append(live, i)
+		}
+	}
+	for len(live) > 0 {
+		i := live[0]
+		live = live[1:]
+		for _, ch := range g.children[i] {
+			if ms[ch].Delete {
+				ms[ch].Decision = kept(RuleChild, "child of kept index")
+				live = append(live, ch)
+			}
+		}
+		for _, r := range g.referrers[i] {
+			if ms[r].Delete {
+				ms[r].Decision = kept(RuleReferrer, "referrer of kept manifest")
+				live = append(live, r)
+			}
+		}
+	}
+	g.assignWaves(ms)
+}
+
+// bytesFreed is the size of deleted manifests plus the blobs that only
+// deleted manifests of the repository use.
+func bytesFreed(ms []ManifestPlan) int64 {
+	keptBlobs := make(map[digest.Digest]struct{})
+	for _, m := range ms {
+		if !m.Delete {
+			for _, b := range m.Blobs {
+				keptBlobs[b.Digest] = struct{}{}
+			}
+		}
+	}
+	var n int64
+	counted := make(map[digest.Digest]struct{})
+	for _, m := range ms {
+		if !m.Delete {
+			continue
+		}
+		n += max(m.Size, 0)
+		for _, b := range m.Blobs {
+			if _, k := keptBlobs[b.Digest]; k {
+				continue
+			}
+			if _, c := counted[b.Digest]; c {
+				continue
+			}
+			counted[b.Digest] = struct{}{}
+			n += max(b.Size, 0)
+		}
+	}
+	return n
+}
