@@ -31,7 +31,9 @@
 // the state file is missing, unreadable or claims more than the data file
 // holds, the data file is rehashed and its size becomes the upload's size.
 // The streaming hash is sha256; a Commit against a sha512 digest rehashes the
-// data file.
+// data file. So does a Commit of an upload that another Store instance (an
+// earlier process) wrote to: the state file names its writer, and only
+// bytes this process wrote itself are trusted without rereading them.
 //
 // Concurrency. Calls on different uploads run in parallel; calls on the same
 // upload are serialized by an in-process lock. Several processes sharing one

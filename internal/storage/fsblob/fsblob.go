@@ -51,6 +51,9 @@ type Store struct {
 	sync      bool
 	writeback int64
 	locks     lockTable
+	// instance tells this Store's upload states from those of earlier
+	// processes; see uploadState.Writer.
+	instance string
 
 	mu     sync.RWMutex
 	closed bool
@@ -71,6 +74,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		upDir:     filepath.Join(abs, "uploads"),
 		sync:      !opts.NoSync,
 		writeback: opts.WritebackEvery,
+		instance:  newID(),
 	}
 	if s.writeback == 0 {
 		s.writeback = defaultWritebackEvery

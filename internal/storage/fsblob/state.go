@@ -42,6 +42,13 @@ type uploadState struct {
 	Size int64            `json:"size"`
 	Alg  digest.Algorithm `json:"alg"`
 	Hash []byte           `json:"hash"` // MarshalBinary of the hash at Size
+	// Writer is the instance of the Store that saved this state. Another
+	// process may have been interrupted or the disk damaged since, so a
+	// Store trusts the saved hash at Commit only for uploads it wrote itself.
+	Writer string `json:"writer"`
+	// Foreign records that some bytes were written by another instance; it
+	// is sticky so that resuming and appending cannot launder old bytes.
+	Foreign bool `json:"foreign,omitempty"`
 }
 
 // upload is an upload loaded from disk, reconciled with its data file.
@@ -55,6 +62,9 @@ type upload struct {
 	hash hash.Hash
 	// data is open read-write when loaded with the hash.
 	data *os.File
+	// foreign means the hash cannot be trusted to match the data at Commit:
+	// part of the upload was written by another Store instance.
+	foreign bool
 }
 
 func (u *upload) close() {
@@ -121,6 +131,7 @@ func (s *Store) loadUpload(ctx context.Context, id string, withData bool) (*uplo
 
 	if stateOK {
 		u.size, u.hash = st.Size, h
+		u.foreign = st.Foreign || st.Writer != s.instance
 		if onDisk > st.Size {
 			if err := f.Truncate(st.Size); err != nil {
 				u.close()
@@ -129,7 +140,8 @@ func (s *Store) loadUpload(ctx context.Context, id string, withData bool) (*uplo
 		}
 		return u, nil
 	}
-	// No usable state: the data file is the truth.
+	// No usable state: the data file is the truth, and the hash now comes
+	// from it rather than from a record.
 	h = newHash()
 	if err := hashFile(ctx, f, h); err != nil {
 		u.close()
@@ -168,7 +180,10 @@ func (s *Store) saveState(u *upload) error {
 	if err != nil {
 		return fmt.Errorf("upload %s: saving hash state: %w", u.id, err)
 	}
-	b, err := json.Marshal(uploadState{Size: u.size, Alg: digest.SHA256, Hash: hb})
+	b, err := json.Marshal(uploadState{
+		Size: u.size, Alg: digest.SHA256, Hash: hb,
+		Writer: s.instance, Foreign: u.foreign,
+	})
 	if err != nil {
 		return fmt.Errorf("upload %s: encoding state: %w", u.id, err)
 	}

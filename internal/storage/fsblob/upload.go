@@ -241,10 +241,11 @@ func (s *Store) Commit(ctx context.Context, id string, want digest.Digest) (int6
 	return u.size, nil
 }
 
-// digest returns the digest of the upload's content under alg, from the
-// saved streaming hash when it matches alg, by rereading the data otherwise.
+// digest returns the digest of the upload's content under alg: from the
+// streaming hash when this Store wrote every byte under alg, by rereading
+// the data otherwise (sha512, or an upload resumed after a restart).
 func (u *upload) digest(ctx context.Context, alg digest.Algorithm) (digest.Digest, error) {
-	if alg == digest.SHA256 && u.hash != nil {
+	if alg == digest.SHA256 && u.hash != nil && !u.foreign {
 		return digest.NewDigest(alg, u.hash), nil
 	}
 	h := alg.Hash()
