@@ -1,0 +1,231 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/internal/metadata"
+	"github.com/berth-registry/berth/internal/metadata/metadatatest"
+	"github.com/berth-registry/berth/internal/metadata/sqlite"
+)
+
+func open(t testing.TB, path string) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	metadatatest.Run(t, func(t *testing.T) metadata.Store {
+		s := open(t, filepath.Join(t.TempDir(), "meta.db"))
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		})
+		return s
+	})
+}
+
+func TestReopen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "meta.db")
+	s := open(t, path)
+	layer := digest.FromString("layer")
+	if err := s.LinkBlob(ctx, "lib/app", layer, 123); err != nil {
+		t.Fatal(err)
+	}
+	content := []byte(`{"schemaVersion":2}`)
+	m := &metadata.Manifest{Repo: "lib/app", Digest: digest.FromBytes(content), MediaType: "application/vnd.oci.image.manifest.v1+json",
+		Size: int64(len(content)), Content: content, Blobs: []digest.Digest{layer}}
+	if err := s.PutManifest(ctx, m, []string{"v1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = open(t, path)
+	defer s.Close()
+	tests := []struct {
+		name  string
+		check func() error
+	}{
+		{"tag", func() error {
+			got, err := s.TaggedManifest(ctx, "lib/app", "v1")
+			if err == nil && (got.Digest != m.Digest || string(got.Content) != string(content)) {
+				err = fmt.Errorf("got %s %q", got.Digest, got.Content)
+			}
+			return err
+		}},
+		{"blob", func() error {
+			n, err := s.StatBlob(ctx, "lib/app", layer)
+			if err == nil && n != 123 {
+				err = fmt.Errorf("size %d", n)
+			}
+			return err
+		}},
+		{"events", func() error {
+			evs, err := s.PendingEvents(ctx, 0, 0)
+			if err == nil && len(evs) != 1 {
+				err = fmt.Errorf("%d events", len(evs))
+			}
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.check(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	// New events continue the old sequence instead of restarting it.
+	if err := s.DeleteTag(ctx, "lib/app", "v1"); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := s.PendingEvents(ctx, 0, 0)
+	if err != nil || len(evs) != 2 || evs[1].ID <= evs[0].ID {
+		t.Errorf("events after reopen = %+v, %v", evs, err)
+	}
+}
+
+func TestOpenRefuses(t *testing.T) {
+	ctx := context.Background()
+	newer := filepath.Join(t.TempDir(), "newer.db")
+	db, err := sql.Open("sqlite", newer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(fmt.Sprintf("PRAGMA user_version = %d", sqlite.SchemaVersion+1)); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	tests := []struct{ name, path string }{
+		{"schema newer than the binary", newer},
+		{"empty path", ""},
+		{"query in path", filepath.Join(t.TempDir(), "x.db?mode=ro")},
+		{"directory missing", filepath.Join(t.TempDir(), "no", "such", "dir", "x.db")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := sqlite.Open(ctx, tt.path, sqlite.Options{})
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded")
+			}
+		})
+	}
+}
+
+func TestCanceledContext(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "meta.db"))
+	defer s.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.LinkBlob(ctx, "r", digest.FromString("x"), 1); !errors.Is(err, context.Canceled) {
+		t.Errorf("LinkBlob with canceled context = %v, want context.Canceled", err)
+	}
+	if _, err := s.StatBlob(context.Background(), "r", digest.FromString("x")); !errors.Is(err, metadata.ErrNotFound) {
+		t.Errorf("blob written despite cancel: %v", err)
+	}
+}
+
+// seed pushes n tagged single-layer images into repo.
+func seed(b *testing.B, s *sqlite.Store, repo string, n int) []*metadata.Manifest {
+	b.Helper()
+	ctx := context.Background()
+	var out []*metadata.Manifest
+	for i := range n {
+		layer := digest.FromString(fmt.Sprintf("layer %d", i))
+		if err := s.LinkBlob(ctx, repo, layer, 1<<20); err != nil {
+			b.Fatal(err)
+		}
+		content := fmt.Appendf(nil, `{"schemaVersion":2,"layers":[{"digest":%q}],"pad":"%0800d"}`, layer, i)
+		m := &metadata.Manifest{Repo: repo, Digest: digest.FromBytes(content), MediaType: "application/vnd.oci.image.manifest.v1+json",
+			Size: int64(len(content)), Content: content, Blobs: []digest.Digest{layer}}
+		if err := s.PutManifest(ctx, m, []string{fmt.Sprintf("v%d", i)}); err != nil {
+			b.Fatal(err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func BenchmarkTaggedManifest(b *testing.B) {
+	s := open(b, filepath.Join(b.TempDir(), "meta.db"))
+	defer s.Close()
+	const n = 1000
+	seed(b, s, "bench/app", n)
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := context.Background()
+		for pb.Next() {
+			tag := fmt.Sprintf("v%d", next.Add(1)%n)
+			if _, err := s.TaggedManifest(ctx, "bench/app", tag); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkManifest(b *testing.B) {
+	s := open(b, filepath.Join(b.TempDir(), "meta.db"))
+	defer s.Close()
+	ms := seed(b, s, "bench/app", 1000)
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := context.Background()
+		for pb.Next() {
+			m := ms[next.Add(1)%int64(len(ms))]
+			if _, err := s.Manifest(ctx, "bench/app", m.Digest); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkPutManifest(b *testing.B) {
+	s := open(b, filepath.Join(b.TempDir(), "meta.db"))
+	defer s.Close()
+	ctx := context.Background()
+	layer := digest.FromString("layer")
+	for r := range 4 {
+		if err := s.LinkBlob(ctx, fmt.Sprintf("bench/%d", r), layer, 1<<20); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := next.Add(1)
+			content := fmt.Appendf(nil, `{"schemaVersion":2,"n":%d,"pad":"%0800d"}`, i, i)
+			m := &metadata.Manifest{Repo: fmt.Sprintf("bench/%d", i%4), Digest: digest.FromBytes(content),
+				MediaType: "application/vnd.oci.image.manifest.v1+json", Size: int64(len(content)), Content: content,
+				Blobs: []digest.Digest{layer}}
+			if err := s.PutManifest(ctx, m, []string{fmt.Sprintf("t%d", i), "latest"}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
