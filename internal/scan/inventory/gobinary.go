@@ -68,13 +68,20 @@ func goPackages(bi *debug.BuildInfo) []Package {
 		if m == nil {
 			return
 		}
-		if m.Replace != nil {
+		// A replacement by another module is what was compiled; one by a
+		// local directory has no version of its own, so the original
+		// requirement is the best name for it.
+		if m.Replace != nil && m.Replace.Version != "" && m.Replace.Version != "(devel)" {
 			m = m.Replace
 		}
 		if m.Path == "" || m.Path == "command-line-arguments" {
 			return
 		}
-		pkgs = append(pkgs, Package{Name: m.Path, Version: m.Version, Ecosystem: EcosystemGo})
+		v := m.Version
+		if v == "(devel)" {
+			v = ""
+		}
+		pkgs = append(pkgs, Package{Name: m.Path, Version: v, Ecosystem: EcosystemGo})
 	}
 	add(&bi.Main)
 	for _, d := range bi.Deps {

@@ -14,7 +14,8 @@ const memSpoolMax = 16 << 20
 // spooler turns a stream into an io.ReaderAt, which debug/buildinfo and
 // archive/zip need, without holding large files in memory.
 type spooler struct {
-	dir string
+	dir    string
+	memMax int64 // memSpoolMax outside tests
 	buf []byte // reused for top-level files; archives nested in them allocate
 }
 
@@ -22,7 +23,7 @@ type spooler struct {
 // when the ReaderAt is no longer used. With reuse, the returned bytes are
 // only valid until the next reuse.
 func (s *spooler) spool(r io.Reader, size int64, reuse bool) (io.ReaderAt, func(), error) {
-	if size <= memSpoolMax {
+	if size <= s.memMax {
 		var b []byte
 		if reuse {
 			if int64(cap(s.buf)) < size {

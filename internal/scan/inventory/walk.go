@@ -46,7 +46,7 @@ type walker struct {
 }
 
 func newWalker(lim Limits, scratch string) *walker {
-	return &walker{lim: lim, spool: &spooler{dir: scratch}, records: map[string]*record{}}
+	return &walker{lim: lim, spool: &spooler{dir: scratch, memMax: memSpoolMax}, records: map[string]*record{}}
 }
 
 func (w *walker) notef(format string, args ...any) {
