@@ -1,0 +1,56 @@
+package server
+
+import "testing"
+
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		path string
+		want route
+	}{
+		{"/v2", routeBase},
+		{"/v2/", routeBase},
+		{"/v2/_catalog", routeCatalog},
+		{"/v2/library/alpine/tags/list", routeTags},
+		{"/v2/library/alpine/manifests/latest", routeManifest},
+		{"/v2/a/manifests/sha256:abc", routeManifest},
+		{"/v2/a/blobs/sha256:abc", routeBlob},
+		{"/v2/a/blobs/uploads/", routeBlobUpload},
+		{"/v2/a/blobs/uploads", routeBlobUpload},
+		{"/v2/a/blobs/uploads/0b5e-uuid", routeBlobUpload},
+		{"/v2/a/referrers/sha256:abc", routeReferrers},
+		// Keywords as repository components are read from the right.
+		{"/v2/blobs/uploads/manifests/v1", routeManifest},
+		{"/v2/manifests/blobs/sha256:abc", routeBlob},
+		{"/v2/tags/list/blobs/uploads/x", routeBlobUpload},
+		{"/v2/a", routeOther},
+		{"/v2/a/unknown/x", routeOther},
+		{"/v2x", routeOther},
+		{"/api/v1/repositories", routeAPI},
+		{"/api/v2/x", routeOther},
+		{"/healthz", routeHealth},
+		{"/readyz", routeHealth},
+		{"/metrics", routeMetrics},
+		{"/", routeOther},
+		{"", routeOther},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			if got := classify(tt.path); got != tt.want {
+				t.Errorf("classify(%q) = %s, want %s", tt.path, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestClassifyDoesNotAllocate(t *testing.T) {
+	allocs := testing.AllocsPerRun(100, func() { classify("/v2/library/alpine/manifests/latest") })
+	if allocs != 0 {
+		t.Errorf("classify allocates %v times per call", allocs)
+	}
+}
+
+func BenchmarkClassify(b *testing.B) {
+	for b.Loop() {
+		classify("/v2/library/alpine/manifests/latest")
+	}
+}
