@@ -15,8 +15,10 @@ type Key struct {
 	Name string
 	// Usage is a one-line description for flags and documentation.
 	Usage string
-	set   func(c *Config, v string) error
-	get   func(c Config) string
+	// Type names the value's syntax: string, size, int, duration or bool.
+	Type string
+	set  func(c *Config, v string) error
+	get  func(c Config) string
 }
 
 // Env is the environment variable that sets the key.
@@ -66,14 +68,14 @@ func LookupKey(name string) (Key, bool) {
 }
 
 func str(name, usage string, field func(*Config) *string) Key {
-	return Key{Name: name, Usage: usage,
+	return Key{Name: name, Usage: usage, Type: "string",
 		set: func(c *Config, v string) error { *field(c) = v; return nil },
 		get: func(c Config) string { return *field(&c) },
 	}
 }
 
 func size(name, usage string, field func(*Config) *Size) Key {
-	return Key{Name: name, Usage: usage,
+	return Key{Name: name, Usage: usage, Type: "size",
 		set: func(c *Config, v string) error {
 			s, err := ParseSize(v)
 			if err != nil {
@@ -87,7 +89,7 @@ func size(name, usage string, field func(*Config) *Size) Key {
 }
 
 func integer(name, usage string, field func(*Config) *int) Key {
-	return Key{Name: name, Usage: usage,
+	return Key{Name: name, Usage: usage, Type: "int",
 		set: func(c *Config, v string) error {
 			n, err := strconv.Atoi(strings.TrimSpace(v))
 			if err != nil {
@@ -101,7 +103,7 @@ func integer(name, usage string, field func(*Config) *int) Key {
 }
 
 func duration(name, usage string, field func(*Config) *time.Duration) Key {
-	return Key{Name: name, Usage: usage,
+	return Key{Name: name, Usage: usage, Type: "duration",
 		set: func(c *Config, v string) error {
 			d, err := time.ParseDuration(strings.TrimSpace(v))
 			if err != nil {
@@ -115,7 +117,7 @@ func duration(name, usage string, field func(*Config) *time.Duration) Key {
 }
 
 func boolean(name, usage string, field func(*Config) *bool) Key {
-	return Key{Name: name, Usage: usage,
+	return Key{Name: name, Usage: usage, Type: "bool",
 		set: func(c *Config, v string) error {
 			b, err := strconv.ParseBool(strings.TrimSpace(v))
 			if err != nil {
