@@ -302,12 +302,27 @@ func Run(t testing.TB, env []string, name string, args ...string) string {
 	return out
 }
 
+// RunIn is Run with the working directory set to dir.
+func RunIn(t testing.TB, dir string, env []string, name string, args ...string) string {
+	t.Helper()
+	out, err := runIn(dir, env, name, args...)
+	if err != nil {
+		t.Fatalf("%s %s: %v", filepath.Base(name), strings.Join(args, " "), err)
+	}
+	return out
+}
+
 // RunErr executes a tool with a 5-minute cap and returns stdout, or an error
 // that includes stderr.
 func RunErr(env []string, name string, args ...string) (string, error) {
+	return runIn("", env, name, args...)
+}
+
+func runIn(dir string, env []string, name string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
