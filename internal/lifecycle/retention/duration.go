@@ -64,7 +64,8 @@ func ParseDuration(s string) (Duration, error) {
 func (d Duration) String() string {
 	td := time.Duration(d)
 	if td == 0 {
-		return "0s"
+		// "0d" is how acr purge users write "every tag" (--ago 0d).
+		return "0d"
 	}
 	if td < 0 {
 		// Only reachable by conversion, never by parsing; say so plainly.

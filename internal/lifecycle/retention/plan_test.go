@@ -81,7 +81,7 @@ func TestPlanRules(t *testing.T) {
 			},
 			want: map[string]string{
 				"app:v4": "kept: newest 2", "app:v3": "kept: newest 2",
-				"app:v2": "deleted: older than 0s", "app:v1": "deleted: older than 0s",
+				"app:v2": "deleted: older than 0d", "app:v1": "deleted: older than 0d",
 				"app@v4": "kept: tagged v4", "app@v3": "kept: tagged v3",
 				"app@v2": "deleted: no tag left", "app@v1": "deleted: no tag left",
 			},
@@ -231,7 +231,7 @@ func TestPlanRules(t *testing.T) {
 				"app:latest": "kept: newer than 30d",
 				"app@idx":    "kept: tagged latest",
 				"app@amd64":  "kept: child of kept index", "app@arm64": "kept: child of kept index",
-				"app@stray": "deleted: untagged older than 0s",
+				"app@stray": "deleted: untagged older than 0d",
 			},
 		},
 		{
