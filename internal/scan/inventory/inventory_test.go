@@ -12,7 +12,7 @@ import (
 
 func TestReadEcosystems(t *testing.T) {
 	jar := zipBytes(t, map[string][]byte{
-		"META-INF/MANIFEST.MF": []byte("Manifest-Version: 1.0\n"),
+		"META-INF/MANIFEST.MF":                          []byte("Manifest-Version: 1.0\n"),
 		"META-INF/maven/com.example/app/pom.properties": pomProps("com.example", "app", "1.0.0"),
 		"BOOT-INF/lib/jackson-databind-2.15.2.jar": zipBytes(t, map[string][]byte{
 			"META-INF/maven/com.fasterxml.jackson.core/jackson-databind/pom.properties": pomProps("com.fasterxml.jackson.core", "jackson-databind", "2.15.2"),

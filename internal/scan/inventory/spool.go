@@ -15,8 +15,8 @@ const memSpoolMax = 16 << 20
 // archive/zip need, without holding large files in memory.
 type spooler struct {
 	dir    string
-	memMax int64 // memSpoolMax outside tests
-	buf []byte // reused for top-level files; archives nested in them allocate
+	memMax int64  // memSpoolMax outside tests
+	buf    []byte // reused for top-level files; archives nested in them allocate
 }
 
 // spool reads exactly size bytes of r. The returned release must be called
