@@ -155,9 +155,12 @@ func Apply(ctx context.Context, p *Plan, del Deleter, check Checker, opts ApplyO
 	// its children and its referrers, transitively.
 	var spread func(repo string, g *graph, ms []ManifestPlan, i int)
 	spread = func(repo string, g *graph, ms []ManifestPlan, i int) {
-		for _, next := range [][]int{g.children[i], g.referrers[i]} {
-			for _, j := range next {
-				if ms[j].Delete && block(repo, ms[j].Digest, fmt.Sprintf("%s was not deleted", shortDigest(ms[i].Digest))) {
+		for _, next := range []struct {
+			role string
+			js   []int
+		}{{"index", g.children[i]}, {"subject", g.referrers[i]}} {
+			for _, j := range next.js {
+				if ms[j].Delete && block(repo, ms[j].Digest, fmt.Sprintf("%s %s was not deleted", next.role, shortDigest(ms[i].Digest))) {
 					spread(repo, g, ms, j)
 				}
 			}
