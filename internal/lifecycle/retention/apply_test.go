@@ -166,8 +166,10 @@ func TestApplyRecheckRace(t *testing.T) {
 			wantSkipped: []string{"app@stray tagged since plan: rescued"},
 		},
 		{
-			name:        "tag locked after the plan survives",
-			race:        func(s *memSource) { s.setTag("app", Tag{Name: "old", Digest: dg("old"), PushedAt: ago(40 * day), Locked: true}) },
+			name: "tag locked after the plan survives",
+			race: func(s *memSource) {
+				s.setTag("app", Tag{Name: "old", Digest: dg("old"), PushedAt: ago(40 * day), Locked: true})
+			},
 			wantTags:    []string{"new", "old"},
 			wantMissing: []string{"c1", "c2", "idx", "sig", "stray"},
 			wantSkipped: []string{"app@old tag old was not deleted", "app:old locked since plan"},
