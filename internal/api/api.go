@@ -7,6 +7,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -248,11 +249,13 @@ func nextURL(u *url.URL, n int, last string) string {
 }
 
 func writeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	body, err := json.Marshal(v)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // keep & in next links readable
+	if err := enc.Encode(v); err != nil {
 		return err
 	}
-	body = append(body, '\n')
+	body := buf.Bytes()
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	if next := nextOf(v); next != "" {

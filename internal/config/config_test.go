@@ -277,3 +277,17 @@ func TestParseSize(t *testing.T) {
 		})
 	}
 }
+
+// TestDocumented keeps docs/configuration.md in step with the key table.
+func TestDocumented(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "configuration.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range Keys() {
+		row := "| `" + k.Name + "` | `" + k.Env() + "` | `--" + k.Flag() + "` | " + k.Type + " |"
+		if !strings.Contains(string(doc), row) {
+			t.Errorf("docs/configuration.md has no row starting %q", row)
+		}
+	}
+}
