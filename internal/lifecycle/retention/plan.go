@@ -211,18 +211,18 @@ func planRepo(ctx context.Context, src Source, c *compiled, repo string, now tim
 // evaluate is the whole decision for one repository, free of I/O.
 func evaluate(c *compiled, repo string, tags []Tag, manifests []Manifest, now time.Time) *RepoPlan {
 	rp := &RepoPlan{Name: repo, Tags: make([]TagPlan, len(tags)), Manifests: make([]ManifestPlan, len(manifests))}
-	for i, t := range tags {
-		rp.Tags[i].Tag = t
+	// Sorting a permutation moves ints instead of large structs, and
+	// leaves the Source's slices alone.
+	for i, j := range sortedOrder(len(tags), func(a, b int) int {
+		return cmp.Or(tags[b].PushedAt.Compare(tags[a].PushedAt), cmp.Compare(tags[a].Name, tags[b].Name))
+	}) {
+		rp.Tags[i].Tag = tags[j]
 	}
-	slices.SortFunc(rp.Tags, func(a, b TagPlan) int {
-		return cmp.Or(b.PushedAt.Compare(a.PushedAt), cmp.Compare(a.Name, b.Name))
-	})
-	for i, m := range manifests {
-		rp.Manifests[i].Manifest = m
+	for i, j := range sortedOrder(len(manifests), func(a, b int) int {
+		return cmp.Or(manifests[b].PushedAt.Compare(manifests[a].PushedAt), cmp.Compare(manifests[a].Digest, manifests[b].Digest))
+	}) {
+		rp.Manifests[i].Manifest = manifests[j]
 	}
-	slices.SortFunc(rp.Manifests, func(a, b ManifestPlan) int {
-		return cmp.Or(b.PushedAt.Compare(a.PushedAt), cmp.Compare(a.Digest, b.Digest))
-	})
 	// A Source listing a digest twice would make the graph ambiguous; the
 	// newest entry wins and the rest are dropped.
 	rp.Manifests = slices.CompactFunc(rp.Manifests, func(a, b ManifestPlan) bool { return a.Digest == b.Digest })
@@ -239,7 +239,17 @@ func evaluate(c *compiled, repo string, tags []Tag, manifests []Manifest, now ti
 	return rp
 }
 
+func sortedOrder(n int, cmp func(a, b int) int) []int {
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, cmp)
+	return order
+}
+
 func decideTags(c *compiled, tags []TagPlan, g *graph, now time.Time) {
+	r := &c.reasons
 	rank := 0
 	for i := range tags {
 		t := &tags[i]
@@ -247,31 +257,63 @@ func decideTags(c *compiled, tags []TagPlan, g *graph, now time.Time) {
 			t.Decision = kept(RuleUnselected, "not selected")
 			continue
 		}
-		r := rank
+		n := rank
 		rank++
 		older := c.OlderThan != nil && now.Sub(t.PushedAt) >= time.Duration(*c.OlderThan)
-		beyond := c.MaxTags != nil && r >= *c.MaxTags
+		beyond := c.MaxTags != nil && n >= *c.MaxTags
 		switch {
 		case t.Locked:
-			t.Decision = kept(RuleLocked, "locked")
+			t.Decision = r.locked
 		case g.locked(t.Digest):
-			t.Decision = kept(RuleLocked, "manifest locked")
-		case r < c.Keep:
-			t.Decision = kept(RuleKeep, "newest %d", c.Keep)
+			t.Decision = r.manifestLocked
+		case n < c.Keep:
+			t.Decision = r.newest
 		case pulledWithin(c.PulledWithin, t.LastPulledAt, now):
 			t.Decision = kept(RulePulledWithin, "pulled %s ago", age(now.Sub(t.LastPulledAt)))
 		case older:
-			t.Decision = deleted(RuleOlderThan, "older than %s", *c.OlderThan)
+			t.Decision = r.olderThan
 		case beyond:
-			t.Decision = deleted(RuleMaxTags, "beyond max %d tags", *c.MaxTags)
-		case c.OlderThan != nil:
-			t.Decision = kept(RuleNoDeleteMatch, "newer than %s", *c.OlderThan)
-		case c.MaxTags != nil:
-			t.Decision = kept(RuleNoDeleteMatch, "within max %d tags", *c.MaxTags)
+			t.Decision = r.beyondMax
 		default:
-			t.Decision = kept(RuleNoDeleteMatch, "no delete rule")
+			t.Decision = r.noDelete
 		}
 	}
+}
+
+// reasons are the decisions that do not depend on the item, built once per
+// plan: 100,000 tags must not mean 100,000 Sprintf calls.
+type reasons struct {
+	locked, manifestLocked, newest, olderThan, beyondMax, noDelete Decision
+	noTagLeft, childDeleted, referrerDeleted, untaggedOlder        Decision
+	untaggedKept, childKept, referrerKept                          Decision
+}
+
+func newReasons(p *Policy) reasons {
+	r := reasons{
+		locked:          kept(RuleLocked, "locked"),
+		manifestLocked:  kept(RuleLocked, "manifest locked"),
+		newest:          kept(RuleKeep, "newest %d", p.Keep),
+		noDelete:        kept(RuleNoDeleteMatch, "no delete rule"),
+		noTagLeft:       deleted(RuleTagsDeleted, "no tag left"),
+		childDeleted:    deleted(RuleChild, "child of deleted index"),
+		referrerDeleted: deleted(RuleReferrer, "referrer of deleted manifest"),
+		untaggedKept:    kept(RuleUntagged, "untagged, no untagged rule"),
+		childKept:       kept(RuleChild, "child of kept index"),
+		referrerKept:    kept(RuleReferrer, "referrer of kept manifest"),
+	}
+	if p.MaxTags != nil {
+		r.beyondMax = deleted(RuleMaxTags, "beyond max %d tags", *p.MaxTags)
+		r.noDelete = kept(RuleNoDeleteMatch, "within max %d tags", *p.MaxTags)
+	}
+	if p.OlderThan != nil {
+		r.olderThan = deleted(RuleOlderThan, "older than %s", *p.OlderThan)
+		r.noDelete = kept(RuleNoDeleteMatch, "newer than %s", *p.OlderThan)
+	}
+	if p.UntaggedOlderThan != nil {
+		r.untaggedOlder = deleted(RuleUntaggedOlderThan, "untagged older than %s", *p.UntaggedOlderThan)
+		r.untaggedKept = kept(RuleUntagged, "untagged, newer than %s", *p.UntaggedOlderThan)
+	}
+	return r
 }
 
 func pulledWithin(within Duration, last, now time.Time) bool {
@@ -287,29 +329,28 @@ func decideManifests(c *compiled, rp *RepoPlan, g *graph, now time.Time) {
 			keptTag[t.Digest] = t.Name
 		}
 	}
+	r := &c.reasons
 	ms := rp.Manifests
 	live := make([]int, 0, len(ms))
 	for i := range ms {
 		m := &ms[i]
 		if m.Locked {
-			m.Decision = kept(RuleLocked, "locked")
+			m.Decision = r.locked
 		} else if name, ok := keptTag[m.Digest]; ok {
-			m.Decision = kept(RuleTagged, "tagged %s", name)
+			m.Decision = Decision{Rule: RuleTagged, Reason: "kept: tagged " + name}
 		} else if pulledWithin(c.PulledWithin, m.LastPulledAt, now) {
 			m.Decision = kept(RulePulledWithin, "pulled %s ago", age(now.Sub(m.LastPulledAt)))
 		} else if len(m.Tags) > 0 {
-			m.Decision = deleted(RuleTagsDeleted, "no tag left")
+			m.Decision = r.noTagLeft
 		} else if len(g.parents[i]) > 0 {
 			// Untagged and part of an index: it lives or dies with it.
-			m.Decision = deleted(RuleChild, "child of deleted index")
+			m.Decision = r.childDeleted
 		} else if g.hasSubject(i) {
-			m.Decision = deleted(RuleReferrer, "referrer of deleted manifest")
-		} else if c.UntaggedOlderThan == nil {
-			m.Decision = kept(RuleUntagged, "untagged, no untagged rule")
-		} else if now.Sub(m.PushedAt) >= time.Duration(*c.UntaggedOlderThan) {
-			m.Decision = deleted(RuleUntaggedOlderThan, "untagged older than %s", *c.UntaggedOlderThan)
+			m.Decision = r.referrerDeleted
+		} else if c.UntaggedOlderThan != nil && now.Sub(m.PushedAt) >= time.Duration(*c.UntaggedOlderThan) {
+			m.Decision = r.untaggedOlder
 		} else {
-			m.Decision = kept(RuleUntagged, "untagged, newer than %s", *c.UntaggedOlderThan)
+			m.Decision = r.untaggedKept
 		}
 		if !m.Delete {
 			live = append(live, i)
@@ -320,14 +361,14 @@ func decideManifests(c *compiled, rp *RepoPlan, g *graph, now time.Time) {
 		live = live[1:]
 		for _, ch := range g.children[i] {
 			if ms[ch].Delete {
-				ms[ch].Decision = kept(RuleChild, "child of kept index")
+				ms[ch].Decision = r.childKept
 				live = append(live, ch)
 			}
 		}
-		for _, r := range g.referrers[i] {
-			if ms[r].Delete {
-				ms[r].Decision = kept(RuleReferrer, "referrer of kept manifest")
-				live = append(live, r)
+		for _, ref := range g.referrers[i] {
+			if ms[ref].Delete {
+				ms[ref].Decision = r.referrerKept
+				live = append(live, ref)
 			}
 		}
 	}

@@ -62,6 +62,7 @@ func (p *Policy) Validate() error {
 type compiled struct {
 	*Policy
 	repos, tags matcher
+	reasons     reasons
 }
 
 func (p *Policy) compile() (*compiled, error) {
@@ -101,6 +102,7 @@ func (p *Policy) compile() (*compiled, error) {
 		}
 		return nil, fmt.Errorf("policy: %w", err)
 	}
+	c.reasons = newReasons(p)
 	return c, nil
 }
 
