@@ -3,6 +3,8 @@ package registry
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"mime"
 	"strings"
 
@@ -47,7 +49,7 @@ func parseManifest(body []byte, contentType string) (*parsedManifest, error) {
 	if err := dec.Decode(&raw); err != nil {
 		return nil, manifestInvalid("not a JSON manifest: %v", err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, manifestInvalid("trailing data after the manifest")
 	}
 	if raw.SchemaVersion == nil || *raw.SchemaVersion != 2 {
