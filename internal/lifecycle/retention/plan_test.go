@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -453,5 +454,51 @@ func TestPolicyValidate(t *testing.T) {
 				t.Error("BuildPlan accepted an invalid policy")
 			}
 		})
+	}
+}
+
+// The two spellings of the nightly "keep the two newest" loop that the
+// documentation gives must delete exactly the same things.
+func TestBashLoopSpellingsAgree(t *testing.T) {
+	s := fixture()
+	for i := range 6 {
+		n := fmt.Sprintf("r%d", i)
+		s.put("lib", img(n, time.Duration(i)*hour), n)
+	}
+	deletions := func(p Policy) []string {
+		var out []string
+		for k, v := range verdicts(plan(t, s, p)) {
+			if strings.HasPrefix(v, "deleted") {
+				out = append(out, k)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	a, b := deletions(Policy{Keep: 2, OlderThan: dur("0d")}), deletions(Policy{MaxTags: intp(2)})
+	if len(a) == 0 || !slices.Equal(a, b) {
+		t.Errorf("keep 2 + olderThan 0d deletes %v\nmaxTags 2 deletes %v", a, b)
+	}
+}
+
+// A broken Source can report reference cycles and duplicates that content
+// addressing rules out; the engine must neither hang nor panic on them.
+func TestPlanSurvivesCyclicInput(t *testing.T) {
+	s := newMem()
+	s.put("app", index("a", 40*day, "b", "a"), "old")
+	s.put("app", index("b", 40*day, "a"))
+	r := referrer("r", 40*day, "r")
+	r.Children = []digest.Digest{dg("a")}
+	s.put("app", r)
+	p := plan(t, s, Policy{OlderThan: dur("1d"), UntaggedOlderThan: dur("1d")})
+	if p.Summary.ManifestsDeleted != 3 {
+		t.Errorf("summary %+v, want the 3 manifests deleted", p.Summary)
+	}
+	res, err := Apply(context.Background(), p, s, s, ApplyOptions{})
+	if err != nil || len(res.Failed) != 0 {
+		t.Fatalf("Apply: %v, failed %v", err, names(res.Failed))
+	}
+	if _, ms := left(s, "app"); len(ms) != 0 {
+		t.Errorf("left %v", ms)
 	}
 }
