@@ -110,6 +110,10 @@ func TestCrashRecovery(t *testing.T) {
 		{"state hash garbage", func(t *testing.T, up string) {
 			writeFile(t, filepath.Join(up, stateFile), []byte(`{"size":600000,"alg":"sha256","hash":"AAAA"}`))
 		}, head},
+		{"state hash garbage and extra bytes", func(t *testing.T, up string) {
+			appendFile(t, filepath.Join(up, dataFile), randBytes(9, 4321))
+			writeFile(t, filepath.Join(up, stateFile), []byte(`{"size":600000,"alg":"sha256","hash":"AAAA"}`))
+		}, head},
 		{"state from another algorithm", func(t *testing.T, up string) {
 			writeFile(t, filepath.Join(up, stateFile), []byte(`{"size":600000,"alg":"sha512","hash":"AAAA"}`))
 		}, head},

@@ -112,42 +112,42 @@ func (s *Store) loadUpload(ctx context.Context, id string, withData bool) (*uplo
 	}
 	onDisk := fi.Size()
 
+	// A state that parses and fits in the data file fixes the size, even if
+	// its hash is unusable: bytes past it are an interrupted Append. Without
+	// one, the data file is the truth.
 	var st uploadState
-	stateOK := readJSON(filepath.Join(dir, stateFile), &st) == nil &&
+	parsed := readJSON(filepath.Join(dir, stateFile), &st) == nil &&
 		st.Size >= 0 && st.Size <= onDisk
-	var h hash.Hash
-	if stateOK && withData {
-		h, stateOK = restoreHash(st)
+	u.size = onDisk
+	if parsed {
+		u.size = st.Size
 	}
 	if !withData {
 		f.Close()
-		u.size = onDisk
-		if stateOK {
-			u.size = st.Size
-		}
 		return u, nil
 	}
 	u.data = f
-
-	if stateOK {
-		u.size, u.hash = st.Size, h
-		u.foreign = st.Foreign || st.Writer != s.instance
-		if onDisk > st.Size {
-			if err := f.Truncate(st.Size); err != nil {
-				u.close()
-				return nil, fmt.Errorf("upload %s: dropping interrupted append: %w", id, err)
-			}
+	if onDisk > u.size {
+		if err := f.Truncate(u.size); err != nil {
+			u.close()
+			return nil, fmt.Errorf("upload %s: dropping interrupted append: %w", id, err)
 		}
-		return u, nil
 	}
-	// No usable state: the data file is the truth, and the hash now comes
-	// from it rather than from a record.
-	h = newHash()
+	if parsed {
+		if h, ok := restoreHash(st); ok {
+			u.hash = h
+			u.foreign = st.Foreign || st.Writer != s.instance
+			return u, nil
+		}
+	}
+	// The hash now comes from the bytes on disk rather than from a record,
+	// so it can be trusted at Commit.
+	h := newHash()
 	if err := hashFile(ctx, f, h); err != nil {
 		u.close()
 		return nil, fmt.Errorf("upload %s: rehashing: %w", id, err)
 	}
-	u.size, u.hash = onDisk, h
+	u.hash = h
 	if err := s.saveState(u); err != nil {
 		u.close()
 		return nil, err

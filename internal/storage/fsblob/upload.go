@@ -269,17 +269,20 @@ func (s *Store) place(u *upload, target string) error {
 			return fmt.Errorf("syncing data: %w", err)
 		}
 	}
-	// Blobs are immutable; the mode says so to anyone looking at the disk.
-	if err := u.data.Chmod(0o440); err != nil {
-		return err
-	}
-	u.close()
 	if err := s.mkdirSynced(filepath.Dir(target)); err != nil {
 		return err
 	}
-	if err := os.Rename(filepath.Join(u.dir, dataFile), target); err != nil {
+	// Blobs are immutable; the mode says so to anyone looking at the disk.
+	// It is set last so that a failed commit leaves an upload that can
+	// still be appended to.
+	if err := u.data.Chmod(0o440); err != nil {
 		return err
 	}
+	if err := os.Rename(filepath.Join(u.dir, dataFile), target); err != nil {
+		_ = u.data.Chmod(0o640)
+		return err
+	}
+	u.close()
 	if s.sync {
 		if err := syncDir(filepath.Dir(target)); err != nil {
 			return err
