@@ -3,6 +3,8 @@ package inventory
 import (
 	"cmp"
 	"slices"
+
+	"github.com/opencontainers/go-digest"
 )
 
 // inventory assembles the result from the records that survived every
@@ -16,12 +18,17 @@ func (w *walker) inventory(layers []Layer) *Inventory {
 			inv.OS = *rec.os
 		}
 	}
+	// Digest may be computed by the caller's Layer; ask once per layer.
+	digests := make([]digest.Digest, len(layers))
+	for i, l := range layers {
+		digests[i] = l.Digest()
+	}
 	inv.Reasons = append(inv.Reasons, w.reasons...)
 	for _, p := range w.sortedPaths() {
 		rec := w.records[p]
 		inv.Reasons = append(inv.Reasons, rec.reasons...)
 		for _, pkg := range rec.pkgs {
-			pkg.Layer = layers[rec.layer].Digest()
+			pkg.Layer = digests[rec.layer]
 			pkg.PURL = purl(pkg, inv.OS)
 			inv.Packages = append(inv.Packages, pkg)
 		}

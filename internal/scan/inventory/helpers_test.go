@@ -17,10 +17,16 @@ import (
 type memLayer struct {
 	mediaType string
 	blob      []byte
+	digest    digest.Digest // of blob, computed on first use
 }
 
-func (l *memLayer) MediaType() string     { return l.mediaType }
-func (l *memLayer) Digest() digest.Digest { return digest.FromBytes(l.blob) }
+func (l *memLayer) MediaType() string { return l.mediaType }
+func (l *memLayer) Digest() digest.Digest {
+	if l.digest == "" {
+		l.digest = digest.FromBytes(l.blob)
+	}
+	return l.digest
+}
 func (l *memLayer) Open(context.Context) (io.ReadCloser, error) {
 	return io.NopCloser(bytes.NewReader(l.blob)), nil
 }

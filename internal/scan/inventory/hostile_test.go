@@ -289,3 +289,25 @@ func TestReadMemoryBounded(t *testing.T) {
 		t.Fatalf("reading %d MiB allocated %d MiB, want under 8", 2*size>>20, alloc>>20)
 	}
 }
+
+// FuzzRead feeds arbitrary bytes as a layer: Read must neither fail nor
+// panic, and must stay within small caps.
+func FuzzRead(f *testing.F) {
+	f.Add(tarBytes(f, file("var/lib/dpkg/status", dpkgStatus), whiteout("etc/.wh..wh..opq")))
+	f.Add(gzipBytes(f, tarBytes(f, file("lib/apk/db/installed", "P:a\nV:1\n"), hardlink("x", "lib/apk/db/installed"))))
+	f.Add(tarBytes(f, binFile("a.jar", zipBytes(f, map[string][]byte{"META-INF/maven/g/a/pom.properties": pomProps("g", "a", "1")}))))
+	scratch := f.TempDir()
+	f.Fuzz(func(t *testing.T, blob []byte) {
+		lim := Limits{MaxUncompressedBytes: 1 << 20, MaxEntries: 1000, MaxFileSize: 64 << 10, MaxBinarySize: 256 << 10}
+		inv, err := Read(context.Background(), []Layer{&memLayer{blob: blob}}, Options{Limits: lim, ScratchDir: scratch})
+		if err != nil {
+			t.Fatalf("Read: %v", err)
+		}
+		if left, _ := os.ReadDir(scratch); len(left) != 0 {
+			t.Fatalf("scratch dir not cleaned: %v", left)
+		}
+		if inv.Status == StatusComplete && len(inv.Reasons) > 0 || inv.Status == StatusPartial && len(inv.Reasons) == 0 {
+			t.Fatalf("status %s with reasons %q", inv.Status, inv.Reasons)
+		}
+	})
+}

@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -263,6 +263,8 @@ func decompress(r io.Reader) (io.ReadCloser, error) {
 	magic, _ := br.Peek(4)
 	switch {
 	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+		// klauspost's gzip is the standard API with a decoder about twice
+		// as fast, and decompression is most of an inventory's time.
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, fmt.Errorf("opening gzip stream: %w", err)
