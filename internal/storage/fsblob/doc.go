@@ -13,8 +13,9 @@
 //	    <uuid>/                one upload in progress (lower-case canonical UUID)
 //	      info                 JSON {repo, started}; written once, at Create
 //	      data                 the bytes received so far
-//	      state                JSON {size, alg, hash}: offset and hash state
-//	                           after the last durable Append
+//	      state                JSON {size, alg, hash, writer}: offset and hash
+//	                           state after the last durable Append (absent
+//	                           until the first Append)
 //	    .new-<uuid>/           an upload being created; renamed to <uuid> when
 //	                           complete so a half-created upload is never seen
 //

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -84,7 +85,31 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("opening blob store %s: %w", dir, err)
 		}
 	}
+	s.removeStaleCreates(time.Now().Add(-staleCreate))
 	return s, nil
+}
+
+// staleCreate is how old a half-created upload directory must be before
+// Open removes it. Create takes milliseconds; the margin keeps another
+// process sharing the directory from losing one in progress.
+const staleCreate = time.Hour
+
+// removeStaleCreates removes upload directories left by a crash inside
+// Create, which no ID can reach. It is best effort: leftovers cost only
+// disk space, so a failure must not stop the store from opening.
+func (s *Store) removeStaleCreates(before time.Time) {
+	ents, err := os.ReadDir(s.upDir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), newPrefix) {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && fi.ModTime().Before(before) {
+			_ = os.RemoveAll(filepath.Join(s.upDir, e.Name()))
+		}
+	}
 }
 
 // Close marks the store closed. It holds no open files between calls, so

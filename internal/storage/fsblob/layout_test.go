@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/opencontainers/go-digest"
@@ -24,13 +25,16 @@ func TestLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{infoFile, dataFile, stateFile} {
+	for _, name := range []string{infoFile, dataFile} {
 		if _, err := os.Stat(filepath.Join(dir, "uploads", u.ID, name)); err != nil {
 			t.Fatalf("upload file %s: %v", name, err)
 		}
 	}
 	if _, err := s.Append(ctx, u.ID, 0, bytes.NewReader(b)); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "uploads", u.ID, stateFile)); err != nil {
+		t.Fatalf("no state file after Append: %v", err)
 	}
 	d := digest.FromBytes(b)
 	if _, err := s.Commit(ctx, u.ID, d); err != nil {
@@ -47,6 +51,29 @@ func TestLayout(t *testing.T) {
 	left, err := os.ReadDir(filepath.Join(dir, "uploads"))
 	if err != nil || len(left) != 0 {
 		t.Fatalf("uploads left after commit: %v %v", left, err)
+	}
+}
+
+func TestOpenRemovesStaleCreates(t *testing.T) {
+	dir := t.TempDir()
+	openStore(t, dir, Options{})
+	stale := filepath.Join(dir, "uploads", newPrefix+uuid.NewString())
+	fresh := filepath.Join(dir, "uploads", newPrefix+uuid.NewString())
+	for _, d := range []string{stale, fresh} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-2 * staleCreate)
+	if err := os.Chtimes(stale, old, old); err != nil {
+		t.Fatal(err)
+	}
+	openStore(t, dir, Options{})
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stale half-created upload not removed: %v", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("recent half-created upload removed: %v", err)
 	}
 }
 

@@ -18,6 +18,9 @@ import (
 	"github.com/berth-registry/berth/internal/storage"
 )
 
+// newPrefix names an upload directory while Create assembles it.
+const newPrefix = ".new-"
+
 // bufSize is the unit of Append's writes: large enough that a 1 GiB push is
 // a thousand syscalls, small enough to pool per concurrent upload.
 const bufSize = 1 << 20
@@ -51,7 +54,7 @@ func (s *Store) Create(ctx context.Context, repo string) (storage.UploadInfo, er
 }
 
 func (s *Store) createDir(u *upload) (err error) {
-	tmp := filepath.Join(s.upDir, ".new-"+u.id)
+	tmp := filepath.Join(s.upDir, newPrefix+u.id)
 	if err := os.Mkdir(tmp, 0o750); err != nil {
 		return err
 	}
@@ -72,11 +75,9 @@ func (s *Store) createDir(u *upload) (err error) {
 	if err != nil {
 		return err
 	}
+	// No state file yet: with none, an empty data file is size 0 and a
+	// fresh hash, and Create saves an fsync.
 	if err := f.Close(); err != nil {
-		return err
-	}
-	u.hash = newHash()
-	if err := s.saveState(u); err != nil {
 		return err
 	}
 	if s.sync {
