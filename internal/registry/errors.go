@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 
 	"github.com/berth-registry/berth/internal/metadata"
@@ -57,6 +58,8 @@ func toOCI(err error) *oci.Error {
 		return oci.Errorf(oci.CodeDigestInvalid, "content does not match digest").Wrap(err)
 	case errors.Is(err, storage.ErrSizeMismatch):
 		return oci.Errorf(oci.CodeSizeInvalid, "content does not match size").Wrap(err)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return oci.Errorf(oci.CodeBlobUploadInvalid, "request body ended early").Wrap(err)
 	case errors.Is(err, storage.ErrOffset):
 		return oci.Errorf(oci.CodeRangeInvalid, "chunk does not start where the upload ends").Wrap(err)
 	case errors.Is(err, metadata.ErrRepoNotFound):

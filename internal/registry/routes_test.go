@@ -1,11 +1,16 @@
 package registry
 
 import (
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/berth-registry/berth/internal/metadata"
 	"github.com/berth-registry/berth/internal/oci"
+	"github.com/berth-registry/berth/internal/storage"
 )
 
 func TestParseRoute(t *testing.T) {
@@ -105,5 +110,36 @@ func TestMethodNotAllowed(t *testing.T) {
 	}
 	if r.header.Get("Allow") == "" {
 		t.Fatal("405 without an Allow header")
+	}
+}
+
+func TestToOCI(t *testing.T) {
+	tests := []struct {
+		err    error
+		code   oci.Code
+		status int
+	}{
+		{fmt.Errorf("x: %w", storage.ErrUploadUnknown), oci.CodeBlobUploadUnknown, 404},
+		{fmt.Errorf("x: %w", storage.ErrDigestMismatch), oci.CodeDigestInvalid, 400},
+		{fmt.Errorf("x: %w", storage.ErrSizeMismatch), oci.CodeSizeInvalid, 400},
+		{fmt.Errorf("x: %w", storage.ErrOffset), oci.CodeRangeInvalid, 416},
+		{fmt.Errorf("x: %w", metadata.ErrRepoNotFound), oci.CodeNameUnknown, 404},
+		{fmt.Errorf("x: %w", io.ErrUnexpectedEOF), oci.CodeBlobUploadInvalid, 400},
+		{missing(fmt.Errorf("x: %w", metadata.ErrNotFound), oci.CodeManifestUnknown, "manifest"), oci.CodeManifestUnknown, 404},
+		{missing(fmt.Errorf("x: %w", storage.ErrNotFound), oci.CodeBlobUnknown, "blob"), oci.CodeBlobUnknown, 404},
+		{fmt.Errorf("x: %w", &metadata.MissingRefError{Digest: "sha256:00"}), oci.CodeManifestBlobUnknown, 400},
+		{&http.MaxBytesError{Limit: 1}, oci.CodeManifestInvalid, 413},
+		{errors.New("disk on fire"), oci.CodeInternal, 500},
+	}
+	for _, tt := range tests {
+		t.Run(tt.err.Error(), func(t *testing.T) {
+			e := toOCI(tt.err)
+			if e.Code != tt.code || e.Status() != tt.status {
+				t.Fatalf("toOCI(%v) = %s/%d, want %s/%d", tt.err, e.Code, e.Status(), tt.code, tt.status)
+			}
+			if tt.code == oci.CodeInternal && strings.Contains(e.Message, "fire") {
+				t.Fatalf("internal cause leaked to the client: %q", e.Message)
+			}
+		})
 	}
 }
