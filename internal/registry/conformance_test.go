@@ -13,7 +13,14 @@ import (
 // TestConformance runs the OCI distribution-spec conformance binary named
 // by BERTH_CONFORMANCE_BIN against this package's handler on real stores.
 // It is skipped unless that variable is set, since the binary is built
-// separately (see the package's commit history for the command).
+// separately:
+//
+//	GOFLAGS=-buildvcs=false GOBIN=/tmp/confbin go install \
+//	  github.com/opencontainers/distribution-spec/conformance@v0.0.0-20260831232431-97274622c111
+//
+// OCI_VERSION=dev in the environment also runs the optional APIs (tag
+// parameters, upload cancel, digest headers); BERTH_CONFORMANCE_RESULTS
+// keeps the reports.
 func TestConformance(t *testing.T) {
 	bin := os.Getenv("BERTH_CONFORMANCE_BIN")
 	if bin == "" {
