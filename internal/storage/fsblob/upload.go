@@ -96,7 +96,9 @@ func (s *Store) createDir(u *upload) (err error) {
 	return nil
 }
 
-// Status reports an upload's repository, durable size and start time.
+// Status reports an upload's repository, durable size and start time. It
+// waits for an Append in progress on the same upload, so the size it
+// reports is never one that is about to change.
 func (s *Store) Status(ctx context.Context, id string) (storage.UploadInfo, error) {
 	done, err := s.enter()
 	if err != nil {
