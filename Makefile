@@ -13,8 +13,12 @@ export PATH := $(TOOLS_BIN):$(PATH)
 UNIT_PKGS = $$($(GO) list ./... | grep -v '/test/')
 # The race detector runs over the whole unit tree: the server, stores and
 # job runner are all concurrent, and it stays well inside CI's budget.
-RACE_TIMEOUT ?= 20m
-INTEGRATION_TIMEOUT ?= 20m
+RACE_TIMEOUT ?= 10m
+INTEGRATION_TIMEOUT ?= 15m
+# The e2e and conformance suites drive a -race build of berth, so real
+# clients double as race tests of the server (a race fails the test).
+BERTH_RACE ?= 1
+export BERTH_RACE
 
 .PHONY: help
 help: ## list targets
@@ -69,7 +73,7 @@ integration: ## e2e tests with real clients and the OCI conformance suite agains
 
 .PHONY: integration-peer
 integration-peer: ## the same suites against docker-registry (validates the harness; peer failures expected)
-	BERTH_TARGET=docker-registry $(GO) test -count=1 -timeout $(INTEGRATION_TIMEOUT) -v ./test/... 2>&1 | scripts/gotest-summary.sh
+	BERTH_RACE=0 BERTH_TARGET=docker-registry $(GO) test -count=1 -timeout $(INTEGRATION_TIMEOUT) -v ./test/... 2>&1 | scripts/gotest-summary.sh
 
 .PHONY: conformance
 conformance: ## only the OCI conformance suite; keeps the HTML report in test/conformance/results

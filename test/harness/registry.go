@@ -61,6 +61,10 @@ func ModuleRoot() (string, error) {
 	}
 }
 
+// RaceBuild reports whether BERTH_RACE=1 asks for a race-instrumented
+// server, so the real-client suites double as race tests of the server.
+func RaceBuild() bool { return os.Getenv("BERTH_RACE") == "1" }
+
 // BuildBerth compiles ./cmd/berth into dir and returns the binary's path.
 // Tests call it once from TestMain so each test only pays for a process start.
 func BuildBerth(dir string) (string, error) {
@@ -69,7 +73,11 @@ func BuildBerth(dir string) (string, error) {
 		return "", err
 	}
 	out := filepath.Join(dir, "berth")
-	cmd := exec.Command("go", "build", "-o", out, "./cmd/berth")
+	args := []string{"build", "-o", out}
+	if RaceBuild() {
+		args = append(args, "-race")
+	}
+	cmd := exec.Command("go", append(args, "./cmd/berth")...)
 	cmd.Dir = root
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building berth: %w\n%s", err, b)
@@ -159,6 +167,9 @@ func StartServer(ctx context.Context, o Options) (*Server, error) {
 		}
 		args := append([]string{"serve", "--listen", addr, "--data-dir", o.DataDir}, o.ExtraArgs...)
 		cmd = exec.Command(o.BerthBin, args...)
+		// With a -race build, the first race kills the server, so the
+		// client-side test fails at once; Start also scans the log.
+		cmd.Env = append(os.Environ(), "GORACE=halt_on_error=1")
 	case TargetPeer:
 		bin, err := exec.LookPath("docker-registry")
 		if err != nil {
@@ -250,8 +261,10 @@ func Start(t testing.TB, berthBin string) *Server {
 	}
 	t.Cleanup(func() {
 		s.Stop()
-		if t.Failed() {
-			b, _ := os.ReadFile(s.Log)
+		b, _ := os.ReadFile(s.Log)
+		if i := strings.Index(string(b), "WARNING: DATA RACE"); i >= 0 {
+			t.Errorf("%s reported a data race:\n%s", kind, head(string(b[i:]), 6000))
+		} else if t.Failed() {
 			t.Logf("%s log (tail):\n%s", kind, tail(string(b), 3000))
 		}
 	})
@@ -330,6 +343,13 @@ func runIn(dir string, env []string, name string, args ...string) (string, error
 		return stdout.String(), fmt.Errorf("%w\nstdout: %s\nstderr: %s", err, tail(stdout.String(), 2000), tail(stderr.String(), 2000))
 	}
 	return stdout.String(), nil
+}
+
+func head(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 func tail(s string, n int) string {
