@@ -164,15 +164,34 @@ func fileServerMBps(ctx context.Context, path string, size int64) (float64, erro
 	srv := &http.Server{Handler: http.FileServer(http.Dir(filepath.Dir(path)))}
 	go srv.Serve(l)
 	defer srv.Close()
-	start := time.Now()
-	n, err := download(ctx, "http://"+l.Addr().String()+"/"+filepath.Base(path), nil)
-	if err != nil {
-		return 0, err
+	return bestOf(downloadRuns, func() (float64, error) {
+		start := time.Now()
+		n, err := download(ctx, "http://"+l.Addr().String()+"/"+filepath.Base(path), nil)
+		if err != nil {
+			return 0, err
+		}
+		if n != size {
+			return 0, fmt.Errorf("file server sent %d bytes, want %d", n, size)
+		}
+		return mbps(size, time.Since(start)), nil
+	})
+}
+
+// downloadRuns is how often a download is repeated: one run on a shared
+// 2-core machine is too noisy, and downloads are cheap to repeat.
+const downloadRuns = 3
+
+// bestOf runs f n times and returns the highest result.
+func bestOf(n int, f func() (float64, error)) (float64, error) {
+	best := 0.0
+	for range n {
+		v, err := f()
+		if err != nil {
+			return 0, err
+		}
+		best = max(best, v)
 	}
-	if n != size {
-		return 0, fmt.Errorf("file server sent %d bytes, want %d", n, size)
-	}
-	return mbps(size, time.Since(start)), nil
+	return best, nil
 }
 
 // staticHandlerRate measures a handler that writes a fixed manifest-sized
