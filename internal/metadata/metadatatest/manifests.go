@@ -108,6 +108,39 @@ func testPutAndGet(t *testing.T, open func(t *testing.T) metadata.Store) {
 	}
 }
 
+func testInvalidPut(t *testing.T, open func(t *testing.T) metadata.Store) {
+	f := newFixture(t, open)
+	valid := func(edit func(m *metadata.Manifest)) *metadata.Manifest {
+		m := manifest("r", "x")
+		edit(m)
+		return m
+	}
+	tests := []struct {
+		name string
+		m    *metadata.Manifest
+		tags []string
+	}{
+		{"nil manifest", nil, nil},
+		{"no repository", valid(func(m *metadata.Manifest) { m.Repo = "" }), nil},
+		{"no digest", valid(func(m *metadata.Manifest) { m.Digest = "" }), nil},
+		{"no media type", valid(func(m *metadata.Manifest) { m.MediaType = "" }), nil},
+		{"empty tag", valid(func(*metadata.Manifest) {}), []string{"ok", ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := f.s.PutManifest(f.ctx, tt.m, tt.tags); err == nil {
+				t.Fatal("PutManifest succeeded")
+			}
+		})
+	}
+	if repos, err := f.s.ListRepos(f.ctx, metadata.Page{}); err != nil || len(repos) != 0 {
+		t.Errorf("ListRepos after invalid puts = %q, %v; want none", repos, err)
+	}
+	if evs := f.events(); len(evs) != 0 {
+		t.Errorf("%d events after invalid puts, want none", len(evs))
+	}
+}
+
 func testMissingRefs(t *testing.T, open func(t *testing.T) metadata.Store) {
 	f := newFixture(t, open)
 	base := f.image("have", "base", at(0), "v1")

@@ -30,6 +30,7 @@ import (
 func Run(t *testing.T, open func(t *testing.T) metadata.Store) {
 	t.Run("Blobs", func(t *testing.T) { testBlobs(t, open) })
 	t.Run("PutAndGet", func(t *testing.T) { testPutAndGet(t, open) })
+	t.Run("InvalidPut", func(t *testing.T) { testInvalidPut(t, open) })
 	t.Run("MissingRefs", func(t *testing.T) { testMissingRefs(t, open) })
 	t.Run("Repush", func(t *testing.T) { testRepush(t, open) })
 	t.Run("TagMove", func(t *testing.T) { testTagMove(t, open) })

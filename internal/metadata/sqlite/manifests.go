@@ -46,6 +46,11 @@ func (s *Store) PutManifest(ctx context.Context, m *metadata.Manifest, tags []st
 	if m == nil || m.Repo == "" || m.Digest == "" || m.MediaType == "" {
 		return errors.New("putting manifest: repository, digest and media type are required")
 	}
+	for _, t := range tags {
+		if t == "" {
+			return fmt.Errorf("putting manifest %s: empty tag name", m.Digest)
+		}
+	}
 	ann, err := marshalAnnotations(m.Annotations)
 	if err != nil {
 		return fmt.Errorf("putting manifest %s: %w", m.Digest, err)

@@ -229,3 +229,32 @@ func BenchmarkPutManifest(b *testing.B) {
 		}
 	})
 }
+
+// TestPragmas checks the settings the durability and concurrency argument
+// in the package doc rests on.
+func TestPragmas(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "meta.db")
+	s := open(t, path)
+	defer s.Close()
+	// A foreign connection sees what is persistent in the file.
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tests := []struct{ pragma, want string }{
+		{"journal_mode", "wal"},
+		{"user_version", fmt.Sprint(sqlite.SchemaVersion)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.pragma, func(t *testing.T) {
+			var got string
+			if err := db.QueryRow("PRAGMA " + tt.pragma).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("PRAGMA %s = %q, want %q", tt.pragma, got, tt.want)
+			}
+		})
+	}
+}
