@@ -20,6 +20,7 @@ type metrics struct {
 	bytesIn  [numRoutes]prometheus.Counter
 	bytesOut [numRoutes]prometheus.Counter
 	upload   prometheus.ObserverVec
+	inFlight prometheus.Gauge
 	codes    [600]string
 }
 
@@ -48,7 +49,11 @@ func newMetrics() *metrics {
 		Buckets: prometheus.ExponentialBuckets(0.01, 4, 9), // 10ms .. ~11min
 	}, []string{"method"})
 	m.upload = upload
-	m.reg.MustRegister(m.requests, duration, bytesIn, bytesOut, upload,
+	m.inFlight = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "berth_http_requests_in_flight",
+		Help: "Requests being served now.",
+	})
+	m.reg.MustRegister(m.requests, duration, bytesIn, bytesOut, upload, m.inFlight,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for r := range numRoutes {

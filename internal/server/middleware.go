@@ -92,6 +92,9 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = body
 	}
 	rec := &recorder{ResponseWriter: w}
+	if e.metrics != nil {
+		e.metrics.inFlight.Inc()
+	}
 
 	defer func() {
 		if p := recover(); p != nil {
@@ -111,6 +114,7 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		d := time.Since(start)
 		status := rec.statusCode()
 		if e.metrics != nil {
+			e.metrics.inFlight.Dec()
 			e.metrics.observe(rt, r.Method, status, in, rec.bytes, d)
 		}
 		level := slog.LevelInfo

@@ -154,3 +154,29 @@ func seriesValue(exposition, series string) string {
 	}
 	return ""
 }
+
+// TestHandlerLogsCarryRequestID checks that a handler logging through the
+// server's logger with the request context gets the request ID for free.
+func TestHandlerLogsCarryRequestID(t *testing.T) {
+	logs := &syncBuffer{}
+	log := slog.New(requestIDHandler{slog.NewTextHandler(logs, nil)})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		log.With("component", "registry").InfoContext(r.Context(), "inner")
+	})
+	e := &edge{log: log, ids: newRequestIDs(), next: func(route) http.Handler { return h }}
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	do(t, "GET", srv.URL+"/v2/", nil, map[string]string{"X-Request-ID": "req-42"})
+	var inner string
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "msg=inner") {
+			inner = line
+		}
+	}
+	if !strings.Contains(inner, "request_id=req-42") || !strings.Contains(inner, "component=registry") {
+		t.Errorf("handler line = %q", inner)
+	}
+	if n := strings.Count(logs.String(), "request_id=req-42"); n != 2 {
+		t.Errorf("request id appears %d times, want once per line (2):\n%s", n, logs)
+	}
+}

@@ -51,6 +51,9 @@ func New(cfg config.Config, logger *slog.Logger) *Server {
 // Open opens the stores, builds the handlers and binds the listener, so
 // that Addr is known before Serve. On error everything opened is closed.
 func (s *Server) Open(ctx context.Context) (err error) {
+	if err := s.cfg.Validate(); err != nil {
+		return err
+	}
 	defer func() {
 		if err != nil {
 			s.closeStores()
@@ -147,6 +150,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		serveErr = fmt.Errorf("serving: %w", serveErr)
 	case <-ctx.Done():
 	}
+	// The caller's context is done by now; shutdown gets its own deadline.
 	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Server.ShutdownTimeout)
 	defer cancel()
 	var errs []error
@@ -162,7 +166,11 @@ func (s *Server) Serve(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("serving: %w", err))
 		}
 	}
-	if err := s.registry.Close(drainCtx); err != nil {
+	// Flushing pull times gets a fresh deadline: a drain that used up its
+	// own must not cost the pulls it recorded.
+	closeCtx, cancelClose := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Server.ShutdownTimeout)
+	defer cancelClose()
+	if err := s.registry.Close(closeCtx); err != nil {
 		errs = append(errs, fmt.Errorf("closing registry: %w", err))
 	}
 	errs = append(errs, s.closeStores())

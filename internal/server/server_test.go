@@ -212,7 +212,10 @@ func TestServerTLS(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS10, MaxVersion: tt.max}} //nolint:gosec // probing the server's minimum
+			tr := &http.Transport{
+				TLSClientConfig:   &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS10, MaxVersion: tt.max}, //nolint:gosec // probing the server's minimum
+				ForceAttemptHTTP2: true,
+			}
 			defer tr.CloseIdleConnections()
 			resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get(s.URL() + "/healthz")
 			if tt.wantErr {
@@ -228,6 +231,10 @@ func TestServerTLS(t *testing.T) {
 			resp.Body.Close()
 			if resp.StatusCode != 200 || resp.TLS == nil || resp.TLS.Version != tt.max {
 				t.Errorf("status %d, TLS %+v", resp.StatusCode, resp.TLS)
+			}
+			// The server offers h2 in ALPN, so it must also speak it.
+			if resp.ProtoMajor != 2 {
+				t.Errorf("protocol %s, want HTTP/2", resp.Proto)
 			}
 		})
 	}
