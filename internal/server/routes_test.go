@@ -43,14 +43,22 @@ func TestClassify(t *testing.T) {
 }
 
 func TestClassifyDoesNotAllocate(t *testing.T) {
-	allocs := testing.AllocsPerRun(100, func() { classify("/v2/library/alpine/manifests/latest") })
+	var got route
+	allocs := testing.AllocsPerRun(100, func() { got = classify("/v2/library/alpine/manifests/latest") })
+	if got != routeManifest {
+		t.Fatalf("classify = %s", got)
+	}
 	if allocs != 0 {
 		t.Errorf("classify allocates %v times per call", allocs)
 	}
 }
 
 func BenchmarkClassify(b *testing.B) {
+	var got route
 	for b.Loop() {
-		classify("/v2/library/alpine/manifests/latest")
+		got = classify("/v2/library/alpine/manifests/latest")
+	}
+	if got != routeManifest {
+		b.Fatalf("classify = %s", got)
 	}
 }
