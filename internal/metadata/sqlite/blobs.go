@@ -71,10 +71,12 @@ func (s *Store) UnlinkBlob(ctx context.Context, repo string, d digest.Digest) er
 	return nil
 }
 
+const findBlobSQL = `SELECT size FROM repo_blobs WHERE digest = ? LIMIT 1`
+
 // FindBlob returns the size of d if any repository holds it, or ErrNotFound.
 func (s *Store) FindBlob(ctx context.Context, d digest.Digest) (int64, error) {
 	var size int64
-	err := s.r.QueryRowContext(ctx, `SELECT size FROM repo_blobs WHERE digest = ? LIMIT 1`, d.String()).Scan(&size)
+	err := s.r.QueryRowContext(ctx, findBlobSQL, d.String()).Scan(&size)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = metadata.ErrNotFound
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,6 +32,18 @@ FROM repositories r
 JOIN tags t ON t.repo_id = r.id
 JOIN manifests m ON m.repo_id = t.repo_id AND m.digest = t.digest
 WHERE r.name = ? AND t.name = ?`
+
+// referrersSQL repeats subject <> ” so the planner may use the partial
+// index, and leaves sorting to Go: an ORDER BY digest lures the planner
+// onto the primary key, scanning every manifest of the repository.
+const referrersSQL = `SELECT m.media_type, m.artifact_type, m.digest, m.size, m.annotations
+FROM repositories r JOIN manifests m ON m.repo_id = r.id
+WHERE r.name = ? AND m.subject = ? AND m.subject <> '' AND (? = '' OR m.artifact_type = ?)
+LIMIT ?`
+
+// tagsOfManifestSQL leaves sorting to the caller: an ORDER BY name lures
+// the planner onto the primary key, scanning every tag of the repository.
+const tagsOfManifestSQL = `SELECT name FROM tags WHERE repo_id = ? AND digest = ?`
 
 // maxReferrers bounds one Referrers answer; the OCI referrers API has no
 // paging of its own, and a subject with more referrers than this is abuse.
@@ -219,10 +232,11 @@ func (s *Store) DeleteManifest(ctx context.Context, repo string, d digest.Digest
 		if err != nil {
 			return fmt.Errorf("looking up manifest: %w", err)
 		}
-		if tags, err = queryStrings(ctx, tx, `SELECT name FROM tags WHERE repo_id = ? AND digest = ? ORDER BY name`,
+		if tags, err = queryStrings(ctx, tx, tagsOfManifestSQL,
 			repoID, d.String()); err != nil {
 			return fmt.Errorf("listing tags: %w", err)
 		}
+		slices.Sort(tags)
 		// Tags and reference rows go with it by ON DELETE CASCADE.
 		if _, err := tx.ExecContext(ctx, `DELETE FROM manifests WHERE repo_id = ? AND digest = ?`, repoID, d.String()); err != nil {
 			return fmt.Errorf("deleting manifest: %w", err)
@@ -251,10 +265,7 @@ func (s *Store) Referrers(ctx context.Context, repo string, d digest.Digest, art
 	if d == "" {
 		return out, nil
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT m.media_type, m.artifact_type, m.digest, m.size, m.annotations
-		FROM repositories r JOIN manifests m ON m.repo_id = r.id
-		WHERE r.name = ? AND m.subject = ? AND (? = '' OR m.artifact_type = ?)
-		ORDER BY m.digest LIMIT ?`, repo, d.String(), artifactType, artifactType, maxReferrers)
+	rows, err := s.r.QueryContext(ctx, referrersSQL, repo, d.String(), artifactType, artifactType, maxReferrers)
 	if err != nil {
 		return nil, fmt.Errorf("listing referrers of %s in %s: %w", d, repo, err)
 	}
@@ -276,6 +287,7 @@ func (s *Store) Referrers(ctx context.Context, repo string, d digest.Digest, art
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("listing referrers of %s in %s: %w", d, repo, err)
 	}
+	slices.SortFunc(out, func(a, b metadata.Descriptor) int { return strings.Compare(string(a.Digest), string(b.Digest)) })
 	return out, nil
 }
 

@@ -134,8 +134,11 @@ func (s *Store) Close() error {
 		errs = append(errs, s.r.Close())
 	}
 	if s.w != nil {
-		// A checkpoint on close keeps the WAL file from growing across
+		// A checkpoint keeps the WAL file from growing across
 		// restarts; failing it loses nothing.
+		// PRAGMA optimize refreshes the planner's statistics where they
+		// went stale, as SQLite recommends before closing.
+		_, _ = s.w.Exec("PRAGMA optimize")
 		_, _ = s.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 		errs = append(errs, s.w.Close())
 	}
