@@ -90,7 +90,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func notFound(path string) *oci.Error {
-	return oci.Errorf(oci.CodeNameUnknown, "no API endpoint at %s", path).WithStatus(http.StatusNotFound)
+	return oci.Errorf(oci.CodeUnsupported, "no API endpoint at %s", path).WithStatus(http.StatusNotFound)
 }
 
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {

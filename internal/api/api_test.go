@@ -193,7 +193,8 @@ func TestErrors(t *testing.T) {
 		{"/api/v1/repositories/Bad..Name/tags", 400, oci.CodeNameInvalid},
 		{"/api/v1/repositories//tags", 400, oci.CodeNameInvalid},
 		{"/api/v1/repositories/missing/tags", 404, oci.CodeNameUnknown},
-		{"/api/v1/nothing", 404, oci.CodeNameUnknown},
+		{"/api/v1/nothing", 404, oci.CodeUnsupported},
+		{"/api/v1/repositories/app", 404, oci.CodeUnsupported},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
@@ -224,5 +225,30 @@ func TestMethodNotAllowed(t *testing.T) {
 func TestNewRequiresStore(t *testing.T) {
 	if _, err := New(nil, Options{}); err == nil {
 		t.Error("New(nil) succeeded")
+	}
+}
+
+func TestHeadAndRawBody(t *testing.T) {
+	f := newFixture(t, 1)
+	f.push(t, "a", "v1", 1)
+	f.push(t, "b", "v1", 1)
+	resp, err := http.Head(f.srv.URL + "/api/v1/repositories")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || len(body) != 0 || resp.Header.Get("Link") == "" {
+		t.Errorf("HEAD: status %d, %d body bytes, Link %q", resp.StatusCode, len(body), resp.Header.Get("Link"))
+	}
+	resp, err = http.Get(f.srv.URL + "/api/v1/repositories")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	// The next link is sent as written, not with & escaped as \u0026.
+	if !strings.Contains(string(body), `"next":"/api/v1/repositories?last=a&n=1"`) {
+		t.Errorf("body = %s", body)
 	}
 }
