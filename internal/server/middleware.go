@@ -97,14 +97,20 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	defer func() {
+		// abort makes net/http cut the connection, so a client never takes
+		// a response truncated by a panic for a complete one.
+		abort := false
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler { //nolint:errorlint // sentinel panic value, compared as net/http does
-				panic(p)
-			}
-			e.log.LogAttrs(logCtx, slog.LevelError, "panic serving request",
-				slog.String(keyRequestID, id), slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
-			if !rec.wroteHeader {
-				oci.WriteError(rec, oci.AsError(fmt.Errorf("panic: %v", p)))
+				abort = true
+			} else {
+				e.log.LogAttrs(logCtx, slog.LevelError, "panic serving request",
+					slog.String(keyRequestID, id), slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+				if rec.wroteHeader {
+					abort = true
+				} else {
+					oci.WriteError(rec, oci.AsError(fmt.Errorf("panic: %v", p)))
+				}
 			}
 		}
 		var in int64
@@ -133,6 +139,9 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.Duration(keyDuration, d),
 			slog.String(keyRemote, r.RemoteAddr),
 		)
+		if abort {
+			panic(http.ErrAbortHandler)
+		}
 	}()
 	e.next(rt).ServeHTTP(rec, r)
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // syncBuffer is a log sink safe for the server's goroutines.
@@ -178,5 +179,46 @@ func TestHandlerLogsCarryRequestID(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "request_id=req-42"); n != 2 {
 		t.Errorf("request id appears %d times, want once per line (2):\n%s", n, logs)
+	}
+}
+
+func TestEdgePanicAfterHeadersAborts(t *testing.T) {
+	srv, logs, _ := newEdgeServer(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "partial")
+		w.(http.Flusher).Flush()
+		panic("late boom")
+	})
+	resp, err := http.Get(srv.URL + "/v2/a/blobs/sha256:x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if _, err := io.ReadAll(resp.Body); err == nil {
+		t.Error("a response cut by a panic read as complete")
+	}
+	if !strings.Contains(logs.String(), "late boom") || !strings.Contains(logs.String(), "msg=request") {
+		t.Errorf("panic or request line not logged:\n%s", logs)
+	}
+}
+
+func TestRecorderUnwraps(t *testing.T) {
+	srv, _, _ := newEdgeServer(t, func(w http.ResponseWriter, r *http.Request) {
+		// Upload handlers extend deadlines through the ResponseController;
+		// that only works if the recorder unwraps to the real writer.
+		rc := http.NewResponseController(w)
+		if err := rc.SetReadDeadline(time.Now().Add(time.Minute)); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		if _, err := io.Copy(w, strings.NewReader("streamed")); err != nil { // goes through ReadFrom
+			return
+		}
+		if err := rc.Flush(); err != nil {
+			return
+		}
+	})
+	resp, body := do(t, "GET", srv.URL+"/v2/", nil, nil)
+	if resp.StatusCode != http.StatusOK || body != "streamed" {
+		t.Errorf("status %d body %q", resp.StatusCode, body)
 	}
 }
