@@ -17,14 +17,13 @@ func (s *Store) LinkBlob(ctx context.Context, repo string, d digest.Digest, size
 	if repo == "" || d == "" || size < 0 {
 		return fmt.Errorf("linking blob %q in %q: repository, digest and a size >= 0 are required", d, repo)
 	}
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *wtx) error {
 		at := s.now()
 		id, err := ensureRepo(ctx, tx, repo, at)
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO repo_blobs (repo_id, digest, size, linked_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT (repo_id, digest) DO NOTHING`, id, d.String(), size, nanos(at))
+		_, err = tx.ExecContext(ctx, linkBlobSQL, id, d.String(), size, nanos(at))
 		return err
 	})
 	if err != nil {
@@ -51,7 +50,7 @@ func (s *Store) StatBlob(ctx context.Context, repo string, d digest.Digest) (int
 // Manifests that reference d keep their reference rows: deciding whether
 // the unlink was safe is the garbage collector's job.
 func (s *Store) UnlinkBlob(ctx context.Context, repo string, d digest.Digest) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *wtx) error {
 		var size int64
 		err := tx.QueryRowContext(ctx, `DELETE FROM repo_blobs
 			WHERE repo_id = (SELECT id FROM repositories WHERE name = ?) AND digest = ?

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 
@@ -13,14 +12,14 @@ import (
 const maxEvents = 10000
 
 // insertEvent appends e to the outbox inside the caller's transaction.
-func insertEvent(ctx context.Context, tx *sql.Tx, e metadata.Event) error {
+func insertEvent(ctx context.Context, tx *wtx, e metadata.Event) error {
 	e.ID = 0
 	e.At = e.At.UTC()
 	payload, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("encoding %s event: %w", e.Type, err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (type, payload, created) VALUES (?, ?, ?)`,
+	if _, err := tx.ExecContext(ctx, insertEventSQL,
 		e.Type, string(payload), nanos(e.At)); err != nil {
 		return fmt.Errorf("writing %s event: %w", e.Type, err)
 	}

@@ -76,7 +76,7 @@ func (s *Store) PutManifest(ctx context.Context, m *metadata.Manifest, tags []st
 		Type: metadata.EventManifestPushed, Repo: m.Repo, Digest: m.Digest,
 		MediaType: m.MediaType, Size: m.Size, Actor: metadata.ActorFrom(ctx), At: at,
 	}
-	err = s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(tx *wtx) error {
 		repoID, err := ensureRepo(ctx, tx, m.Repo, at)
 		if err != nil {
 			return err
@@ -84,29 +84,22 @@ func (s *Store) PutManifest(ctx context.Context, m *metadata.Manifest, tags []st
 		if err := checkRefs(ctx, tx, repoID, m); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO manifests
-			(repo_id, digest, media_type, artifact_type, size, subject, annotations, content, pushed_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (repo_id, digest) DO NOTHING`,
+		if _, err := tx.ExecContext(ctx, insertManifestSQL,
 			repoID, m.Digest.String(), m.MediaType, m.ArtifactType, m.Size, m.Subject.String(), ann, nonNil(m.Content), nanos(at)); err != nil {
 			return fmt.Errorf("inserting manifest: %w", err)
 		}
 		for _, b := range m.Blobs {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO manifest_blobs (repo_id, manifest, blob) VALUES (?, ?, ?)
-				ON CONFLICT DO NOTHING`, repoID, m.Digest.String(), b.String()); err != nil {
+			if _, err := tx.ExecContext(ctx, insertBlobRefSQL, repoID, m.Digest.String(), b.String()); err != nil {
 				return fmt.Errorf("inserting blob reference: %w", err)
 			}
 		}
 		for _, c := range m.Children {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO manifest_children (repo_id, parent, child) VALUES (?, ?, ?)
-				ON CONFLICT DO NOTHING`, repoID, m.Digest.String(), c.String()); err != nil {
+			if _, err := tx.ExecContext(ctx, insertChildRefSQL, repoID, m.Digest.String(), c.String()); err != nil {
 				return fmt.Errorf("inserting child reference: %w", err)
 			}
 		}
 		for _, t := range tags {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO tags (repo_id, name, digest, first_pushed, updated)
-				VALUES (?, ?, ?, ?, ?)
-				ON CONFLICT (repo_id, name) DO UPDATE SET digest = excluded.digest, updated = excluded.updated`,
+			if _, err := tx.ExecContext(ctx, upsertTagSQL,
 				repoID, t, m.Digest.String(), nanos(at), nanos(at)); err != nil {
 				return fmt.Errorf("tagging %q: %w", t, err)
 			}
@@ -127,16 +120,16 @@ func (s *Store) PutManifest(ctx context.Context, m *metadata.Manifest, tags []st
 }
 
 // ensureRepo returns the id of repository name, creating it if needed.
-func ensureRepo(ctx context.Context, tx *sql.Tx, name string, at time.Time) (int64, error) {
+func ensureRepo(ctx context.Context, tx *wtx, name string, at time.Time) (int64, error) {
 	var id int64
-	err := tx.QueryRowContext(ctx, `SELECT id FROM repositories WHERE name = ?`, name).Scan(&id)
+	err := tx.QueryRowContext(ctx, selectRepoSQL, name).Scan(&id)
 	if err == nil {
 		return id, nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("looking up repository: %w", err)
 	}
-	err = tx.QueryRowContext(ctx, `INSERT INTO repositories (name, created) VALUES (?, ?) RETURNING id`,
+	err = tx.QueryRowContext(ctx, insertRepoSQL,
 		name, nanos(at)).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("creating repository: %w", err)
@@ -146,10 +139,10 @@ func ensureRepo(ctx context.Context, tx *sql.Tx, name string, at time.Time) (int
 
 // checkRefs returns *MissingRefError for the first blob or child manifest
 // of m that repoID does not hold.
-func checkRefs(ctx context.Context, tx *sql.Tx, repoID int64, m *metadata.Manifest) error {
+func checkRefs(ctx context.Context, tx *wtx, repoID int64, m *metadata.Manifest) error {
 	var one int
 	for _, b := range m.Blobs {
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM repo_blobs WHERE repo_id = ? AND digest = ?`, repoID, b.String()).Scan(&one)
+		err := tx.QueryRowContext(ctx, blobLinkedSQL, repoID, b.String()).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			return &metadata.MissingRefError{Digest: b}
 		}
@@ -158,7 +151,7 @@ func checkRefs(ctx context.Context, tx *sql.Tx, repoID int64, m *metadata.Manife
 		}
 	}
 	for _, c := range m.Children {
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM manifests WHERE repo_id = ? AND digest = ?`, repoID, c.String()).Scan(&one)
+		err := tx.QueryRowContext(ctx, manifestExistsSQL, repoID, c.String()).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			return &metadata.MissingRefError{Digest: c, Manifest: true}
 		}
@@ -217,7 +210,7 @@ func scanManifest(row *sql.Row) (*metadata.Manifest, error) {
 // announces the manifest and every removed tag.
 func (s *Store) DeleteManifest(ctx context.Context, repo string, d digest.Digest) ([]string, error) {
 	var tags []string
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *wtx) error {
 		var (
 			repoID    int64
 			mediaType string

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 
 	"github.com/berth-registry/berth/internal/metadata"
@@ -26,15 +25,9 @@ func (s *Store) RecordPulls(ctx context.Context, pulls []metadata.Pull) error {
 		k := key{p.Repo, p.Digest.String()}
 		latest[k] = max(latest[k], nanos(at))
 	}
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `UPDATE manifests SET last_pulled_at = ?
-			WHERE repo_id = (SELECT id FROM repositories WHERE name = ?) AND digest = ? AND last_pulled_at < ?`)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
+	err := s.write(ctx, func(tx *wtx) error {
 		for k, at := range latest {
-			if _, err := st.ExecContext(ctx, at, k.repo, k.digest, at); err != nil {
+			if _, err := tx.ExecContext(ctx, recordPullSQL, at, k.repo, k.digest, at); err != nil {
 				return fmt.Errorf("updating %s@%s: %w", k.repo, k.digest, err)
 			}
 		}

@@ -39,6 +39,7 @@ type Store struct {
 	w *sql.DB // exactly one connection: every write transaction
 	r *sql.DB // query-only pool
 
+	writes       map[string]*sql.Stmt // prepared on w, see wtx
 	manifestStmt *sql.Stmt
 	taggedStmt   *sql.Stmt
 
@@ -77,7 +78,13 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("migrating metadata database %s: %w", path, err)
 	}
 
+	if s.writes, err = prepareWrites(ctx, s.w); err != nil {
+		s.w.Close()
+		return nil, fmt.Errorf("opening metadata database %s: %w", path, err)
+	}
+
 	if s.r, err = sql.Open("sqlite", dsn(path, opts, true)); err != nil {
+		closeStmts(s.writes)
 		s.w.Close()
 		return nil, fmt.Errorf("opening metadata database %s for reading: %w", path, err)
 	}
@@ -133,6 +140,7 @@ func (s *Store) Close() error {
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
 	}
+	closeStmts(s.writes)
 	if s.w != nil {
 		// A checkpoint keeps the WAL file from growing across
 		// restarts; failing it loses nothing.
@@ -149,12 +157,12 @@ func (s *Store) Close() error {
 }
 
 // write runs fn in one write transaction, committed only if fn succeeds.
-func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *Store) write(ctx context.Context, fn func(tx *wtx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("beginning transaction: %w", err)
 	}
-	if err := fn(tx); err != nil {
+	if err := fn(&wtx{tx: tx, stmts: s.writes}); err != nil {
 		_ = tx.Rollback()
 		return err
 	}

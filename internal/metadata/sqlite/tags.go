@@ -129,7 +129,7 @@ func (s *Store) tagDetails(ctx context.Context, repo string, order metadata.Orde
 
 // DeleteTag removes a tag and announces it, or returns ErrNotFound.
 func (s *Store) DeleteTag(ctx context.Context, repo, tag string) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *wtx) error {
 		var (
 			dgst, mediaType string
 			size            int64
