@@ -25,6 +25,11 @@ import (
 // Prefix is where the API is mounted.
 const Prefix = "/api/v1/"
 
+const (
+	reposPrefix = "repositories/"
+	tagsSuffix  = "/tags"
+)
+
 // Store is what the API reads; metadata.Store satisfies it.
 type Store interface {
 	RepoSummaries(ctx context.Context, p metadata.Page) ([]metadata.RepoSummary, error)
@@ -72,8 +77,11 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case rest == "repositories":
 		h = a.listRepositories
-	case strings.HasPrefix(rest, "repositories/") && strings.HasSuffix(rest, "/tags"):
-		name := strings.TrimSuffix(strings.TrimPrefix(rest, "repositories/"), "/tags")
+	case len(rest) >= len(reposPrefix)+len(tagsSuffix) &&
+		strings.HasPrefix(rest, reposPrefix) && strings.HasSuffix(rest, tagsSuffix):
+		// The length check keeps "repositories/tags" from reading as the
+		// tags of a repository named "tags".
+		name := rest[len(reposPrefix) : len(rest)-len(tagsSuffix)]
 		h = func(w http.ResponseWriter, r *http.Request) error { return a.listTags(w, r, name) }
 	default:
 		a.fail(w, r, notFound(r.URL.Path))

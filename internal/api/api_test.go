@@ -195,6 +195,7 @@ func TestErrors(t *testing.T) {
 		{"/api/v1/repositories/missing/tags", 404, oci.CodeNameUnknown},
 		{"/api/v1/nothing", 404, oci.CodeUnsupported},
 		{"/api/v1/repositories/app", 404, oci.CodeUnsupported},
+		{"/api/v1/repositories/tags", 404, oci.CodeUnsupported},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
