@@ -291,3 +291,21 @@ func TestDocumented(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseSize(f *testing.F) {
+	for _, s := range []string{"4MiB", "0", "12 kb", "9223372036854775807", "1TiB"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := ParseSize(s)
+		if err == nil && n < 0 {
+			t.Fatalf("ParseSize(%q) = %d, negative", s, n)
+		}
+		if err == nil {
+			// What String renders must parse back to the same size.
+			if m, err := ParseSize(n.String()); err != nil || m != n {
+				t.Fatalf("round trip of %d via %q = %d, %v", n, n.String(), m, err)
+			}
+		}
+	})
+}

@@ -62,3 +62,18 @@ func BenchmarkClassify(b *testing.B) {
 		b.Fatalf("classify = %s", got)
 	}
 }
+
+func FuzzClassify(f *testing.F) {
+	for _, s := range []string{"/v2/", "/v2/a/blobs/uploads/x", "/v2/a/manifests/b", "/api/v1/x", "/v2//", "/v2/a/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, path string) {
+		rt := classify(path)
+		if rt >= numRoutes {
+			t.Fatalf("classify(%q) = %d, out of range", path, rt)
+		}
+		if rt.registry() && len(path) < 3 {
+			t.Fatalf("classify(%q) = %s for a non-/v2 path", path, rt)
+		}
+	})
+}
