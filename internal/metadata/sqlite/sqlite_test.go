@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -256,5 +257,42 @@ func TestPragmas(t *testing.T) {
 				t.Errorf("PRAGMA %s = %q, want %q", tt.pragma, got, tt.want)
 			}
 		})
+	}
+}
+
+// BenchmarkTagDetails lists the newest 100 of 2,000 tags with sizes, as the
+// UI's repository page does.
+func BenchmarkTagDetails(b *testing.B) {
+	s := open(b, filepath.Join(b.TempDir(), "meta.db"))
+	defer s.Close()
+	seed(b, s, "bench/app", 2000)
+	ctx := context.Background()
+	b.ResetTimer()
+	for b.Loop() {
+		infos, err := s.TagDetails(ctx, "bench/app", metadata.OrderTimeDesc, metadata.Page{N: 100})
+		if err != nil || len(infos) != 100 {
+			b.Fatalf("TagDetails = %d, %v", len(infos), err)
+		}
+	}
+}
+
+// BenchmarkRecordPulls records batches of 100 pulls, as a pull-recording
+// batcher would flush them.
+func BenchmarkRecordPulls(b *testing.B) {
+	s := open(b, filepath.Join(b.TempDir(), "meta.db"))
+	defer s.Close()
+	ms := seed(b, s, "bench/app", 1000)
+	ctx := context.Background()
+	batch := make([]metadata.Pull, 100)
+	at := time.Now()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		for j := range batch {
+			at = at.Add(time.Millisecond)
+			batch[j] = metadata.Pull{Repo: "bench/app", Digest: ms[(i*100+j)%len(ms)].Digest, At: at}
+		}
+		if err := s.RecordPulls(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
