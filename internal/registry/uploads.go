@@ -195,6 +195,12 @@ func (r *Registry) appendBody(w http.ResponseWriter, req *http.Request, name str
 	if errors.Is(err, storage.ErrOffset) {
 		setUploadHeaders(w, name, info)
 	}
+	// Storage keeps whatever arrived so the client can resume; a body that
+	// ended before its declared length must still not look like success.
+	if err == nil && req.ContentLength >= 0 && next.Size-info.Size != req.ContentLength {
+		setUploadHeaders(w, name, next)
+		return next, oci.Errorf(oci.CodeSizeInvalid, "chunk ended after %d of %d bytes; resume at %d", next.Size-info.Size, req.ContentLength, next.Size)
+	}
 	return next, err
 }
 
