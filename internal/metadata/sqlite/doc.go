@@ -37,8 +37,11 @@
 // Writes go through one connection (a *sql.DB with one open connection and
 // BEGIN IMMEDIATE), so writers queue in Go instead of failing with
 // SQLITE_BUSY; reads use a separate pool of query-only connections, which
-// WAL lets run alongside the writer. The hot lookups (Manifest,
-// TaggedManifest) are prepared once and answered by one query each.
+// WAL lets run alongside the writer. BEGIN IMMEDIATE plus busy_timeout
+// also lets a second process (a CLI verb beside the server) share the file.
+// The hot lookups (Manifest, TaggedManifest) are prepared once and answered
+// by one query each; the write path's statements are prepared once too,
+// since parsing under the write lock is time every writer waits.
 //
 // # Durability
 //

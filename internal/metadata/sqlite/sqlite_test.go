@@ -296,3 +296,48 @@ func BenchmarkRecordPulls(b *testing.B) {
 		}
 	}
 }
+
+// TestTwoStoresOneFile stands in for two processes (a server and a CLI
+// verb) writing one database: busy_timeout and BEGIN IMMEDIATE must make
+// them queue instead of failing with SQLITE_BUSY.
+func TestTwoStoresOneFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "meta.db")
+	stores := []*sqlite.Store{open(t, path), open(t, path)}
+	defer stores[0].Close()
+	defer stores[1].Close()
+	ctx := context.Background()
+	const pushes = 40
+	errs := make(chan error, len(stores))
+	for i, s := range stores {
+		go func() {
+			for j := range pushes {
+				d := digest.FromString(fmt.Sprintf("blob %d %d", i, j))
+				if err := s.LinkBlob(ctx, "shared", d, 1); err != nil {
+					errs <- err
+					return
+				}
+				content := fmt.Appendf(nil, `{"store":%d,"n":%d}`, i, j)
+				m := &metadata.Manifest{Repo: "shared", Digest: digest.FromBytes(content), MediaType: "application/vnd.oci.image.manifest.v1+json",
+					Size: int64(len(content)), Content: content, Blobs: []digest.Digest{d}}
+				if err := s.PutManifest(ctx, m, []string{fmt.Sprintf("s%d-%d", i, j), "latest"}); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range stores {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	tags, err := stores[1].ListTags(ctx, "shared", metadata.Page{})
+	if err != nil || len(tags) != 2*pushes+1 {
+		t.Errorf("ListTags = %d tags, %v; want %d", len(tags), err, 2*pushes+1)
+	}
+	evs, err := stores[0].PendingEvents(ctx, 0, 0)
+	if err != nil || len(evs) != 4*pushes {
+		t.Errorf("PendingEvents = %d, %v; want %d", len(evs), err, 4*pushes)
+	}
+}
