@@ -196,6 +196,15 @@ func testTagDetails(t *testing.T, open func(t *testing.T) metadata.Store) {
 			}
 		})
 	}
+	t.Run("time order after a vanished tag", func(t *testing.T) {
+		// Its position is lost: paging must fail rather than guess.
+		for _, order := range []metadata.Order{metadata.OrderTimeAsc, metadata.OrderTimeDesc} {
+			_, err := f.s.TagDetails(f.ctx, "r", order, metadata.Page{Last: "gone"})
+			if !errors.Is(err, metadata.ErrNotFound) {
+				t.Errorf("order %d after unknown tag = %v, want ErrNotFound", order, err)
+			}
+		}
+	})
 	t.Run("walk newest first", func(t *testing.T) {
 		var got []string
 		p := metadata.Page{N: 1}

@@ -8,6 +8,9 @@
 //     keep their history), and it stamps the tags and the event;
 //   - listings are in bytewise order; Page.N <= 0 means a backend default
 //     of at least 100 entries; listings return an empty, non-nil slice;
+//   - TagDetails in a time order pages after the (updated, name) position
+//     of the tag named by Page.Last, ties broken by name; ErrNotFound if
+//     that tag no longer exists;
 //   - DeleteManifest writes a tag.deleted event per removed tag and one
 //     manifest.deleted event, in that transaction;
 //   - RecordPulls only moves pull times forward and ignores unknown
