@@ -83,6 +83,33 @@ type TagInfo struct {
 	LastPulledAt time.Time     `json:"lastPulled"`
 }
 
+// BlobRef is a blob a manifest references, with its size.
+type BlobRef struct {
+	Digest digest.Digest `json:"digest"`
+	Size   int64         `json:"size"`
+}
+
+// ManifestInfo is a manifest without its bytes, as lifecycle lists it: the
+// OCI API cannot list untagged manifests, retention must.
+type ManifestInfo struct {
+	Repo         string
+	Digest       digest.Digest
+	MediaType    string
+	ArtifactType string
+	Size         int64
+	// Subject is the digest in the manifest's subject field, or "".
+	Subject digest.Digest
+	// Children are the manifests an index points at, in digest order.
+	Children []digest.Digest
+	// Blobs are the config and layers, in digest order.
+	Blobs    []BlobRef
+	PushedAt time.Time
+	// LastPulledAt is zero if never pulled.
+	LastPulledAt time.Time
+	// Tags point at the manifest, in bytewise order; empty if untagged.
+	Tags []string
+}
+
 // RepoSummary is a repository with its totals.
 type RepoSummary struct {
 	Name      string    `json:"name"`
@@ -145,6 +172,10 @@ type Manifests interface {
 	// Referrers lists manifests of repo whose subject is d, optionally only
 	// those of one artifact type.
 	Referrers(ctx context.Context, repo string, d digest.Digest, artifactType string) ([]Descriptor, error)
+	// ListManifests returns every manifest of repo, tagged or not, in
+	// digest order after p.Last; ErrRepoNotFound if the repository does
+	// not exist.
+	ListManifests(ctx context.Context, repo string, p Page) ([]ManifestInfo, error)
 }
 
 // Tags lists and removes tags.

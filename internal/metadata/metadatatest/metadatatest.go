@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) metadata.Store) {
 	t.Run("DeleteManifest", func(t *testing.T) { testDeleteManifest(t, open) })
 	t.Run("DeleteTag", func(t *testing.T) { testDeleteTag(t, open) })
 	t.Run("Referrers", func(t *testing.T) { testReferrers(t, open) })
+	t.Run("ListManifests", func(t *testing.T) { testListManifests(t, open) })
 	t.Run("ListTags", func(t *testing.T) { testListTags(t, open) })
 	t.Run("ListRepos", func(t *testing.T) { testListRepos(t, open) })
 	t.Run("TagDetails", func(t *testing.T) { testTagDetails(t, open) })
