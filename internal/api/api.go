@@ -26,14 +26,16 @@ import (
 const Prefix = "/api/v1/"
 
 const (
-	reposPrefix = "repositories/"
-	tagsSuffix  = "/tags"
+	reposPrefix     = "repositories/"
+	tagsSuffix      = "/tags"
+	manifestsSuffix = "/manifests"
 )
 
 // Store is what the API reads; metadata.Store satisfies it.
 type Store interface {
 	RepoSummaries(ctx context.Context, p metadata.Page) ([]metadata.RepoSummary, error)
 	TagDetails(ctx context.Context, repo string, order metadata.Order, p metadata.Page) ([]metadata.TagInfo, error)
+	ListManifests(ctx context.Context, repo string, p metadata.Page) ([]metadata.ManifestInfo, error)
 }
 
 // Options configure an API.
@@ -66,7 +68,8 @@ func New(store Store, opts Options) (*API, error) {
 }
 
 // ServeHTTP routes /api/v1/ requests. Repository names contain slashes, so
-// the tags route is recognised by its suffix rather than by a pattern.
+// the tags and manifests routes are recognised by their suffix rather than
+// by a pattern: the last path component decides.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rest, ok := strings.CutPrefix(r.URL.Path, Prefix)
 	if !ok {
@@ -83,6 +86,10 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// tags of a repository named "tags".
 		name := rest[len(reposPrefix) : len(rest)-len(tagsSuffix)]
 		h = func(w http.ResponseWriter, r *http.Request) error { return a.listTags(w, r, name) }
+	case len(rest) >= len(reposPrefix)+len(manifestsSuffix) &&
+		strings.HasPrefix(rest, reposPrefix) && strings.HasSuffix(rest, manifestsSuffix):
+		name := rest[len(reposPrefix) : len(rest)-len(manifestsSuffix)]
+		h = func(w http.ResponseWriter, r *http.Request) error { return a.listManifests(w, r, name) }
 	default:
 		a.fail(w, r, notFound(r.URL.Path))
 		return
@@ -281,6 +288,8 @@ func nextOf(v any) string {
 	case RepositoryList:
 		return v.Next
 	case TagList:
+		return v.Next
+	case ManifestList:
 		return v.Next
 	}
 	return ""
