@@ -37,7 +37,7 @@ func TestCVSSBaseScore(t *testing.T) {
 }
 
 func TestSeverityOf(t *testing.T) {
-	v31 := osvSeverity{"CVSS_V3", "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:N/I:N/A:H"} // 6.5
+	v31 := osvSeverity{"CVSS_V3", "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:N/I:N/A:H"}                    // 6.5
 	v40 := osvSeverity{"CVSS_V4", "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"} // 9.3
 	bad := osvSeverity{"CVSS_V3", "CVSS:3.1/garbage"}
 	tests := []struct {
