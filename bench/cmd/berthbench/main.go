@@ -92,6 +92,7 @@ func run(ctx context.Context, c config) error {
 		return err
 	}
 
+	loadStart := loadAvg()
 	var lim limits
 	log.Print("machine: dd write+fsync")
 	if lim.diskMBps, err = ddWrite(c.work, c.layerSize); err != nil {
@@ -147,6 +148,9 @@ func run(ctx context.Context, c config) error {
 		}
 	}
 	report := renderReport(c, lim, results[harness.TargetBerth], results[harness.TargetPeer])
+	// Other work on the machine skews every number; the load average tells
+	// a reader how quiet the run was.
+	report += fmt.Sprintf("\nLoad average (1/5/15 min) at start: %s; at end: %s. Numbers from runs with a load well above the CPU count are noisy; compare ratios from the same run.\n", loadStart, loadAvg())
 	if err := os.WriteFile(c.out, []byte(report), 0o644); err != nil {
 		return err
 	}
@@ -247,6 +251,18 @@ func download(ctx context.Context, url string, hdr http.Header) (int64, error) {
 		return 0, fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
 	}
 	return io.Copy(io.Discard, resp.Body)
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func machineInfo() map[string]string {
