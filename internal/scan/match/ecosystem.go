@@ -1,0 +1,103 @@
+package match
+
+import (
+	"strings"
+
+	"github.com/berth-registry/berth/internal/scan/inventory"
+)
+
+// target is what one inventory package is looked up as.
+type target struct {
+	ecosystem string // OSV ecosystem base
+	name      string // the name advisories use (the source package for distributions)
+	version   string // the version compared (the source version for distributions)
+	// release accepts an advisory's release for the image's OS; nil when
+	// the ecosystem has no releases.
+	release func(string) bool
+}
+
+// distroEcosystems maps an os-release ID to the OSV ecosystem of its
+// packages. Only distributions whose OSV data is keyed the way the inventory
+// reads packages are listed; a derivative (ID_LIKE=debian) is not matched
+// against its parent's advisories, whose versions it does not share.
+var distroEcosystems = map[string]string{
+	"debian":     "Debian",
+	"ubuntu":     "Ubuntu",
+	"alpine":     "Alpine",
+	"wolfi":      "Wolfi",
+	"chainguard": "Chainguard",
+	"rocky":      "Rocky Linux",
+	"almalinux":  "AlmaLinux",
+}
+
+// targetOf returns how p is matched on o, or a reason it cannot be.
+func targetOf(p *inventory.Package, o inventory.OS) (target, string) {
+	switch p.Ecosystem {
+	case inventory.EcosystemGo:
+		return target{ecosystem: "Go", name: p.Name, version: p.Version}, ""
+	case inventory.EcosystemNPM:
+		return target{ecosystem: "npm", name: p.Name, version: p.Version}, ""
+	case inventory.EcosystemPyPI:
+		return target{ecosystem: "PyPI", name: p.Name, version: p.Version}, ""
+	case inventory.EcosystemMaven:
+		return target{ecosystem: "Maven", name: p.Name, version: p.Version}, ""
+	case inventory.EcosystemDeb, inventory.EcosystemAPK:
+	default:
+		return target{}, "ecosystem " + string(p.Ecosystem) + " is not matched"
+	}
+	eco, ok := distroEcosystems[strings.ToLower(o.ID)]
+	if !ok {
+		return target{}, "operating system " + quoteOr(o.ID, "unknown") + " has no advisories"
+	}
+	t := target{ecosystem: eco, name: p.SourceName, version: p.SourceVersion}
+	if t.name == "" {
+		t.name = p.Name
+	}
+	if t.version == "" {
+		t.version = p.Version
+	}
+	t.release = releaseMatcher(eco, o.VersionID)
+	return t, ""
+}
+
+func quoteOr(s, or string) string {
+	if s == "" {
+		return or
+	}
+	return `"` + s + `"`
+}
+
+// releaseMatcher accepts an advisory's release (what follows "Debian:") for
+// an OS of version id. An advisory without a release applies to every
+// release. An OS without a version id (Debian testing) matches only those.
+func releaseMatcher(eco, id string) func(string) bool {
+	var want string
+	switch eco {
+	case "Alpine":
+		// os-release says 3.19.1, OSV says v3.19.
+		parts := strings.SplitN(id, ".", 3)
+		if len(parts) >= 2 {
+			want = "v" + parts[0] + "." + parts[1]
+		}
+	case "Debian", "Rocky Linux", "AlmaLinux":
+		// Debian's VERSION_ID is "12"; Rocky's is "9.3" and OSV says "9".
+		want, _, _ = strings.Cut(id, ".")
+	default:
+		want = id
+	}
+	return func(rel string) bool {
+		if rel == "" {
+			return true
+		}
+		if want == "" {
+			return false
+		}
+		if eco == "Ubuntu" {
+			// "22.04:LTS" matches; "Pro:22.04:LTS" covers ESM packages,
+			// whose versions the standard archive does not ship.
+			r, _, _ := strings.Cut(rel, ":")
+			return r == want
+		}
+		return rel == want
+	}
+}
