@@ -48,7 +48,7 @@ func Handler(rules func() *Rules, next http.Handler, onDeny func(r *http.Request
 			trusted = rs.TrustedProxies
 		}
 		ip := ClientIP(r, trusted)
-		if rs.Decide(ip) == Deny {
+		if rs.Decide(ip) != Allow {
 			if onDeny != nil {
 				onDeny(r, ip)
 			}

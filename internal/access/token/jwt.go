@@ -89,8 +89,8 @@ func NewIssuer(keys *KeySet, issuer, audience string) *Issuer {
 // caller has already decided what subject may have; Issue only validates
 // that each grant is well formed.
 func (i *Issuer) Issue(subject string, access []Access, ttl time.Duration) (string, error) {
-	if ttl <= 0 || ttl > MaxTTL {
-		return "", fmt.Errorf("issuing token: lifetime %s outside (0, %s]", ttl, MaxTTL)
+	if ttl < time.Second || ttl > MaxTTL {
+		return "", fmt.Errorf("issuing token: lifetime %s outside [1s, %s]", ttl, MaxTTL)
 	}
 	for _, a := range access {
 		if err := a.validate(); err != nil {
@@ -184,17 +184,17 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 		return nil, invalid("header: %v", err)
 	}
 	if h.Alg != Algorithm {
-		return nil, invalid("algorithm %q is not accepted", h.Alg)
+		return nil, invalid("algorithm %.16q is not accepted", h.Alg)
 	}
 	if h.Typ != "" && h.Typ != "JWT" {
-		return nil, invalid("type %q is not accepted", h.Typ)
+		return nil, invalid("type %.16q is not accepted", h.Typ)
 	}
 	if h.Crit != nil {
 		return nil, invalid("critical header parameters are not supported")
 	}
 	pub, ok := v.keys.publicKey(h.Kid)
 	if !ok {
-		return nil, invalid("%v %q", ErrUnknownKey, h.Kid)
+		return nil, invalid("%v %.64q", ErrUnknownKey, h.Kid)
 	}
 	sig, err := b64.DecodeString(s64)
 	if err != nil || len(sig) != ed25519.SignatureSize {
@@ -220,10 +220,10 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 
 func (v *Verifier) checkClaims(c *Claims) error {
 	if c.Issuer != v.issuer {
-		return invalid("issuer %q is not %q", c.Issuer, v.issuer)
+		return invalid("issuer %.64q is not %q", c.Issuer, v.issuer)
 	}
 	if c.Audience != v.audience {
-		return invalid("audience %q is not %q", c.Audience, v.audience)
+		return invalid("audience %.64q is not %q", c.Audience, v.audience)
 	}
 	now := v.now()
 	leeway := int64(v.leeway / time.Second)

@@ -102,6 +102,7 @@ func TestIssueRefuses(t *testing.T) {
 		ttl    time.Duration
 	}{
 		{"zero ttl", pushPull, 0},
+		{"sub-second ttl", pushPull, time.Second - 1},
 		{"negative ttl", pushPull, -time.Second},
 		{"ttl too long", pushPull, MaxTTL + time.Second},
 		{"bad name", []Access{{Type: TypeRepository, Name: "Bad Name", Actions: []string{ActionPull}}}, time.Minute},
