@@ -2,7 +2,9 @@ package match
 
 import (
 	"fmt"
-	"sort"
+	"cmp"
+	"slices"
+	"sync/atomic"
 
 	"github.com/berth-registry/berth/internal/scan/inventory"
 	"github.com/berth-registry/berth/internal/scan/vulndb"
@@ -34,8 +36,8 @@ type Finding struct {
 	Ecosystem        inventory.Ecosystem `json:"ecosystem"`
 	PURL             string              `json:"purl"`
 	InstalledVersion string              `json:"installedVersion"`
-	// FixedVersions are the fixed versions above the installed one, lowest
-	// first.
+	// FixedVersions are the fixed versions above the installed one, in
+	// the advisory's range order, lowest first within a range.
 	FixedVersions []string  `json:"fixedVersions,omitempty"`
 	FixStatus     FixStatus `json:"fixStatus"`
 	Layer         string    `json:"layer,omitempty"`
@@ -61,30 +63,52 @@ func Match(inv *inventory.Inventory, db *vulndb.DB) []Finding {
 // Run is Match with notes. It never fails: what cannot be compared is
 // skipped and noted, never reported as affected or as clean.
 func Run(inv *inventory.Inventory, db *vulndb.DB) Result {
+	return New(db).Run(inv)
+}
+
+// Matcher matches inventories against one snapshot, remembering the ranges
+// it has parsed: re-matching thousands of stored inventories after a
+// database update parses each advisory range once, not once per image. It is
+// safe for concurrent use.
+type Matcher struct {
+	db *vulndb.DB
+	// ranges holds each range parsed, by Range.Seq; filled on first use.
+	ranges []atomic.Pointer[parsedRange]
+}
+
+// New returns a Matcher for db (which may be nil: nothing matches).
+func New(db *vulndb.DB) *Matcher {
+	m := &Matcher{db: db}
+	if db != nil {
+		m.ranges = make([]atomic.Pointer[parsedRange], db.Ranges())
+	}
+	return m
+}
+
+// Run matches inv. See the package Run.
+func (mt *Matcher) Run(inv *inventory.Inventory) Result {
 	var r Result
-	if inv == nil || db == nil {
+	if inv == nil || mt == nil || mt.db == nil {
 		return r
 	}
-	m := matcher{db: db, res: &r, seen: map[dedupKey]bool{}}
+	m := matcher{Matcher: mt, db: mt.db, res: &r, seen: map[dedupKey]bool{}}
 	for i := range inv.Packages {
 		m.pkg(&inv.Packages[i], inv.OS)
 	}
-	sort.SliceStable(r.Findings, func(i, j int) bool {
-		a, b := &r.Findings[i], &r.Findings[j]
-		if a.Severity.Rank() != b.Severity.Rank() {
-			return a.Severity.Rank() > b.Severity.Rank()
-		}
-		if a.ID != b.ID {
-			return a.ID < b.ID
-		}
-		return a.Package < b.Package
-	})
+	r.Findings = sorted(r.Findings)
 	return r
 }
 
-type dedupKey struct{ id, eco, name, version string }
+// dedupKey is one advisory for one installed package (name and version,
+// so the same module in two binaries is reported once).
+type dedupKey struct {
+	adv           *vulndb.Advisory
+	name, version string
+}
 
+// matcher is the state of one Run.
 type matcher struct {
+	*Matcher
 	db   *vulndb.DB
 	res  *Result
 	seen map[dedupKey]bool
@@ -120,7 +144,7 @@ func (m *matcher) pkg(p *inventory.Package, o inventory.OS) {
 		if t.release != nil && !t.release(c.Affected.Release) {
 			continue
 		}
-		k := dedupKey{c.Advisory.ID, string(p.Ecosystem), p.Name, p.Version}
+		k := dedupKey{c.Advisory, p.Name, p.Version}
 		if m.seen[k] {
 			continue
 		}
@@ -131,6 +155,34 @@ func (m *matcher) pkg(p *inventory.Package, o inventory.OS) {
 		m.seen[k] = true
 		m.res.Findings = append(m.res.Findings, finding(p, t, c.Advisory, fixed, m.db.Version()))
 	}
+}
+
+// sorted orders findings most severe first, then by id and package. It
+// sorts small keys and permutes once: Finding is large and full of
+// pointers, and swapping it in place was a tenth of a re-match.
+func sorted(fs []Finding) []Finding {
+	if len(fs) < 2 {
+		return fs
+	}
+	idx := make([]int32, len(fs))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortStableFunc(idx, func(i, j int32) int {
+		a, b := &fs[i], &fs[j]
+		if c := cmp.Compare(b.Severity.Rank(), a.Severity.Rank()); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.ID, b.ID); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Package, b.Package)
+	})
+	out := make([]Finding, len(fs))
+	for i, j := range idx {
+		out[i] = fs[j]
+	}
+	return out
 }
 
 func finding(p *inventory.Package, t target, a *vulndb.Advisory, fixed []string, dbv string) Finding {

@@ -7,13 +7,85 @@ import (
 	"github.com/berth-registry/berth/internal/scan/vulndb"
 )
 
+type eventKind uint8
+
+const (
+	introduced eventKind = iota
+	fixed
+	lastAffected
+	limit
+)
+
+type pevent struct {
+	kind eventKind
+	raw  string
+	v    version // nil for "introduced: 0"
+}
+
+// parsedRange is an OSV range with its versions parsed and its events sorted
+// by version, "introduced: 0" first, as the OSV evaluation asks.
+type parsedRange struct {
+	events []pevent
+	err    error
+}
+
+func parseRange(r *vulndb.Range, parse parseFunc) *parsedRange {
+	pr := &parsedRange{events: make([]pevent, 0, len(r.Events))}
+	for _, e := range r.Events {
+		var pe pevent
+		switch {
+		case e.Introduced != "":
+			pe = pevent{kind: introduced, raw: e.Introduced}
+		case e.Fixed != "":
+			pe = pevent{kind: fixed, raw: e.Fixed}
+		case e.LastAffected != "":
+			pe = pevent{kind: lastAffected, raw: e.LastAffected}
+		case e.Limit != "":
+			pe = pevent{kind: limit, raw: e.Limit}
+		default:
+			continue
+		}
+		if !(pe.kind == introduced && pe.raw == "0") {
+			v, err := parse(pe.raw)
+			if err != nil {
+				return &parsedRange{err: err}
+			}
+			pe.v = v
+		}
+		pr.events = append(pr.events, pe)
+	}
+	sort.SliceStable(pr.events, func(i, j int) bool {
+		a, b := pr.events[i].v, pr.events[j].v
+		if a == nil || b == nil {
+			return a == nil && b != nil
+		}
+		return a.cmp(b) < 0
+	})
+	return pr
+}
+
+// rangeOf parses r once per Matcher. Two goroutines may both parse a range
+// the first time; both results are equal and one is kept.
+func (m *matcher) rangeOf(r *vulndb.Range, parse parseFunc) *parsedRange {
+	if r.Seq < 0 || r.Seq >= len(m.ranges) {
+		return parseRange(r, parse) // not from this snapshot
+	}
+	slot := &m.ranges[r.Seq]
+	if pr := slot.Load(); pr != nil {
+		return pr
+	}
+	pr := parseRange(r, parse)
+	slot.CompareAndSwap(nil, pr)
+	return slot.Load()
+}
+
 // affected evaluates one advisory entry for the installed version: the
 // explicit versions list, then every ECOSYSTEM and SEMVER range as the OSV
-// specification evaluates them (events sorted by version, "introduced: 0"
-// lowest; introduced opens, fixed and limit close at their version,
-// last_affected closes after it). fixed lists the fixed versions above the
-// installed one in the ranges that matched, lowest first.
-func (m *matcher) affected(installed version, raw string, c vulndb.Candidate, parse parseFunc) (hit bool, fixed []string) {
+// specification evaluates them (introduced opens; fixed and limit close at
+// their version; last_affected closes after it). GIT ranges name commits an
+// inventory does not have and are ignored. fixedVersions lists the fixed
+// versions above the installed one in the ranges that matched, lowest first.
+func (m *matcher) affected(installed version, raw string, c vulndb.Candidate, parse parseFunc) (hit bool, fixedVersions []string) {
 	af := c.Affected
 	for _, s := range af.Versions {
 		// Go inventories write "v1.2.3", OSV Go entries "1.2.3".
@@ -22,57 +94,29 @@ func (m *matcher) affected(installed version, raw string, c vulndb.Candidate, pa
 			break
 		}
 	}
-	type ev struct {
-		vulndb.Event
-		v version // nil for introduced "0"
-	}
-	var evs []ev
-	for _, r := range af.Ranges {
+	for i := range af.Ranges {
+		r := &af.Ranges[i]
 		if r.Type != vulndb.RangeEcosystem && r.Type != vulndb.RangeSemver {
 			continue
 		}
-		evs = evs[:0]
-		ok := true
-		for _, e := range r.Events {
-			s := e.Introduced + e.Fixed + e.LastAffected + e.Limit
-			if e.Introduced == "0" {
-				evs = append(evs, ev{Event: e})
-				continue
-			}
-			v, err := parse(s)
-			if err != nil {
-				m.note("%s (%s %s): range skipped: %v", c.Advisory.ID, af.Ecosystem, af.Name, err)
-				ok = false
-				break
-			}
-			evs = append(evs, ev{Event: e, v: v})
-		}
-		if !ok || len(evs) == 0 {
+		pr := m.rangeOf(r, parse)
+		if pr.err != nil {
+			m.note("%s (%s %s): range skipped: %v", c.Advisory.ID, af.Ecosystem, af.Name, pr.err)
 			continue
 		}
-		sort.SliceStable(evs, func(i, j int) bool {
-			if evs[i].v == nil || evs[j].v == nil {
-				return evs[i].v == nil && evs[j].v != nil
-			}
-			return evs[i].v.cmp(evs[j].v) < 0
-		})
 		in := false
-		for _, e := range evs {
-			switch {
-			case e.Introduced != "":
+		for _, e := range pr.events {
+			switch e.kind {
+			case introduced:
 				if e.v == nil || installed.cmp(e.v) >= 0 {
 					in = true
 				}
-			case e.Fixed != "":
+			case fixed, limit:
 				if installed.cmp(e.v) >= 0 {
 					in = false
 				}
-			case e.LastAffected != "":
+			case lastAffected:
 				if installed.cmp(e.v) > 0 {
-					in = false
-				}
-			case e.Limit != "":
-				if installed.cmp(e.v) >= 0 {
 					in = false
 				}
 			}
@@ -81,41 +125,22 @@ func (m *matcher) affected(installed version, raw string, c vulndb.Candidate, pa
 			continue
 		}
 		hit = true
-		for _, e := range evs {
-			if e.Fixed != "" && installed.cmp(e.v) < 0 {
-				fixed = appendFixed(fixed, e.Fixed)
+		// Events are sorted, so fixes above the installed version come
+		// out lowest first within a range.
+		for _, e := range pr.events {
+			if e.kind == fixed && installed.cmp(e.v) < 0 && !contains(fixedVersions, e.raw) {
+				fixedVersions = append(fixedVersions, e.raw)
 			}
 		}
 	}
-	return hit, sortFixed(fixed, parse)
+	return hit, fixedVersions
 }
 
-func appendFixed(list []string, s string) []string {
+func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
-			return list
+			return true
 		}
 	}
-	return append(list, s)
-}
-
-// sortFixed orders fixed versions lowest first; they all parsed already.
-func sortFixed(list []string, parse parseFunc) []string {
-	if len(list) < 2 {
-		return list
-	}
-	vs := make([]version, len(list))
-	for i, s := range list {
-		vs[i], _ = parse(s)
-	}
-	idx := make([]int, len(list))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.Slice(idx, func(a, b int) bool { return vs[idx[a]].cmp(vs[idx[b]]) < 0 })
-	out := make([]string, len(list))
-	for i, j := range idx {
-		out[i] = list[j]
-	}
-	return out
+	return false
 }

@@ -7,7 +7,6 @@ import (
 	npmsemver "github.com/Masterminds/semver/v3"
 	pep440 "github.com/aquasecurity/go-pep440-version"
 	apk "github.com/knqyf263/go-apk-version"
-	deb "github.com/knqyf263/go-deb-version"
 	rpm "github.com/knqyf263/go-rpm-version"
 	mvn "github.com/masahiro331/go-mvn-version"
 	"golang.org/x/mod/semver"
@@ -36,18 +35,6 @@ var orders = map[string]parseFunc{
 	"npm":         parseNPM,
 	"PyPI":        parsePyPI,
 	"Maven":       parseMaven,
-}
-
-type debV struct{ v deb.Version }
-
-func (a debV) cmp(b version) int { return a.v.Compare(b.(debV).v) }
-
-func parseDeb(s string) (version, error) {
-	v, err := deb.NewVersion(s)
-	if err != nil {
-		return nil, fmt.Errorf("dpkg version %q: %w", s, err)
-	}
-	return debV{v}, nil
 }
 
 type apkV struct{ v apk.Version }

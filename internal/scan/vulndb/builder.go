@@ -152,6 +152,10 @@ func (b *Builder) Build() *DB {
 		seen := map[string]bool{}
 		for i := range a.Affected {
 			af := &a.Affected[i]
+			for j := range af.Ranges {
+				af.Ranges[j].Seq = db.ranges
+				db.ranges++
+			}
 			if af.Name == "" || af.Ecosystem == "" {
 				continue
 			}

@@ -54,6 +54,9 @@ const (
 type Range struct {
 	Type   RangeType
 	Events []Event
+	// Seq numbers the ranges of a snapshot from 0 to DB.Ranges()-1, so a
+	// matcher can keep per-range state in a slice instead of a map.
+	Seq int
 }
 
 // Event is one OSV range event; exactly one field is set.
@@ -80,6 +83,7 @@ type DB struct {
 	sources    []SourceStatus
 	ecosystems map[string]int
 	advisories int
+	ranges     int
 	problems   []string
 	index      map[pkgKey][]Candidate
 }
@@ -91,6 +95,9 @@ func (db *DB) Version() string { return db.version }
 
 // Len is the number of advisories.
 func (db *DB) Len() int { return db.advisories }
+
+// Ranges is the number of ranges in the snapshot (see Range.Seq).
+func (db *DB) Ranges() int { return db.ranges }
 
 // Lookup returns the advisories naming package name in ecosystem, an OSV
 // ecosystem base ("Debian", "Go", "PyPI"). The slice is shared: do not

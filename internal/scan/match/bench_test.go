@@ -1,0 +1,151 @@
+package match
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/berth-registry/berth/internal/scan/inventory"
+	"github.com/berth-registry/berth/internal/scan/vulndb"
+)
+
+// The benchmark's shape: the target is re-matching 10,000 stored
+// inventories of ~100 packages against 100,000 advisories in under 10 s.
+// Advisories are skewed the way real data is: Debian source packages carry
+// many advisories each (openssl, linux, glibc have hundreds), language
+// packages one or two.
+const (
+	benchDebSources = 2_000 // × 30 advisories = 60,000
+	benchDebPerSrc  = 30
+	benchLangNames  = 20_000 // × 2 advisories each over npm, Go, PyPI = 40,000
+	benchInventory  = 10_000
+	benchPackages   = 100
+)
+
+func benchDB(tb testing.TB) *vulndb.DB {
+	tb.Helper()
+	rng := rand.New(rand.NewPCG(1, 2))
+	b := vulndb.NewBuilder(vulndb.Limits{})
+	add := func(id, eco, name string, events []map[string]string) {
+		doc := map[string]any{
+			"id": id, "modified": "2024-01-01T00:00:00Z", "summary": "synthetic advisory " + id,
+			"aliases":  []string{"CVE-" + id},
+			"severity": []map[string]string{{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:N/I:N/A:H"}},
+			"affected": []map[string]any{{"package": map[string]string{"ecosystem": eco, "name": name},
+				"ranges": []map[string]any{{"type": "ECOSYSTEM", "events": events}}}},
+		}
+		data, err := json.Marshal(doc)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		b.Add("synthetic", id, data)
+	}
+	n := 0
+	for s := range benchDebSources {
+		for range benchDebPerSrc {
+			n++
+			ev := []map[string]string{{"introduced": "0"}}
+			if rng.IntN(20) > 0 { // one in twenty unfixed
+				ev = append(ev, map[string]string{"fixed": fmt.Sprintf("1:1.%d.%d-%d+deb12u1", rng.IntN(16), rng.IntN(10), rng.IntN(3))})
+			}
+			add(fmt.Sprintf("DEB-%d", n), "Debian:12", fmt.Sprintf("src%d", s), ev)
+		}
+	}
+	ecos := []string{"npm", "Go", "PyPI"}
+	for i := range benchLangNames {
+		for range 2 {
+			n++
+			eco := ecos[i%3]
+			fix := fmt.Sprintf("%d.%d.0", 1+rng.IntN(3), rng.IntN(20))
+			add(fmt.Sprintf("LANG-%d", n), eco, fmt.Sprintf("example.com/lang%d", i), []map[string]string{{"introduced": "0"}, {"fixed": fix}})
+		}
+	}
+	return b.Build()
+}
+
+func benchInventories(n int) []*inventory.Inventory {
+	rng := rand.New(rand.NewPCG(3, 4))
+	ecos := []inventory.Ecosystem{inventory.EcosystemNPM, inventory.EcosystemGo, inventory.EcosystemPyPI}
+	out := make([]*inventory.Inventory, n)
+	for i := range out {
+		in := &inventory.Inventory{OS: inventory.OS{ID: "debian", VersionID: "12"}, Status: inventory.StatusComplete}
+		for j := range benchPackages {
+			var p inventory.Package
+			if j < 60 {
+				// Installed versions are mostly newer than the fixes, as
+				// in a maintained image: ~200 findings per image, most of
+				// them unfixed, like a real Debian 12 image.
+				v := fmt.Sprintf("1:1.%d.%d-%d", 12+rng.IntN(8), rng.IntN(10), rng.IntN(3))
+				src := fmt.Sprintf("src%d", rng.IntN(benchDebSources))
+				p = inventory.Package{Name: "lib" + src, Version: v, SourceName: src, SourceVersion: v, Ecosystem: inventory.EcosystemDeb}
+			} else {
+				k := rng.IntN(benchLangNames)
+				v := fmt.Sprintf("%d.%d.%d", 1+rng.IntN(3), rng.IntN(20), rng.IntN(5))
+				if ecos[k%3] == inventory.EcosystemGo {
+					v = "v" + v
+				}
+				p = inventory.Package{Name: fmt.Sprintf("example.com/lang%d", k), Version: v, Ecosystem: ecos[k%3]}
+			}
+			p.PURL = "pkg:" + string(p.Ecosystem) + "/" + p.Name + "@" + p.Version
+			in.Packages = append(in.Packages, p)
+		}
+		out[i] = in
+	}
+	return out
+}
+
+// BenchmarkRematch re-matches every stored inventory against a fresh
+// snapshot, as a database update does; one Matcher per snapshot, so range
+// parsing is part of the measured cost.
+func BenchmarkRematch(b *testing.B) {
+	db := benchDB(b)
+	invs := benchInventories(benchInventory)
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	b.ResetTimer()
+	var findings int
+	for range b.N {
+		m := New(db)
+		findings = 0
+		for _, in := range invs {
+			findings += len(m.Run(in).Findings)
+		}
+	}
+	b.StopTimer()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(findings), "findings")
+	b.ReportMetric(float64(before.HeapAlloc)/(1<<20), "MiB-db+inventories")
+	b.ReportMetric(float64(after.HeapAlloc)/(1<<20), "MiB-after")
+}
+
+// TestRematchBudget keeps the benchmark honest in ordinary test runs with a
+// smaller share of the load: a tenth of the inventories must stay well
+// within a tenth of the 10-second budget. Skipped with -short.
+func TestRematchBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 100,000-advisory database")
+	}
+	db := benchDB(t)
+	if db.Len() != benchDebSources*benchDebPerSrc+2*benchLangNames {
+		t.Fatalf("synthetic database has %d advisories", db.Len())
+	}
+	invs := benchInventories(benchInventory / 10)
+	m := New(db)
+	start := time.Now()
+	var findings int
+	for _, in := range invs {
+		findings += len(m.Run(in).Findings)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("1,000 inventories took %v", d)
+	}
+	if per := findings / len(invs); per < 50 || per > 1000 {
+		t.Fatalf("%d findings per inventory: the synthetic load is off", per)
+	}
+	t.Logf("%d inventories, %d findings, %v", len(invs), findings, time.Since(start))
+}
