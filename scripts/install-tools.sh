@@ -2,7 +2,7 @@
 # Installs the external clients and linters the tests drive. Idempotent: every
 # step checks first, so a second run on a provisioned machine takes seconds.
 #
-#   apt (needs root): skopeo, docker-registry (peer registry), wrk (benchmarks)
+#   apt (needs root): skopeo, podman, buildah, docker-registry (peer registry), wrk (benchmarks)
 #   Go tools (pinned) into ./.tools/bin: crane, regctl, oras, conformance, staticcheck
 #   helm (pinned) into ./.tools/bin too: its cold build is the slowest step
 #         (about 6 minutes on 2 cores, cached afterwards; see docs/testing.md).
@@ -17,8 +17,8 @@ mkdir -p "$TOOLS_BIN"
 log() { printf 'install-tools: %s\n' "$*" >&2; }
 
 # ---- apt packages ---------------------------------------------------------
-apt_pkgs=(skopeo docker-registry wrk)
-declare -A apt_bin=([skopeo]=skopeo [docker-registry]=docker-registry [wrk]=wrk)
+apt_pkgs=(skopeo docker-registry wrk podman buildah)
+declare -A apt_bin=([skopeo]=skopeo [docker-registry]=docker-registry [wrk]=wrk [podman]=podman [buildah]=buildah)
 missing=()
 for p in "${apt_pkgs[@]}"; do
 	command -v "${apt_bin[$p]}" >/dev/null 2>&1 || missing+=("$p")
