@@ -17,7 +17,7 @@ func parseAPK(data []byte) ([]Package, error) {
 		}
 		inPara = false
 		if cur.Name == "" || cur.Version == "" {
-			return fmt.Errorf("line %d: package without P: or V:", start)
+			return fmt.Errorf("line %d: package without a P or V field", start)
 		}
 		cur.Ecosystem = EcosystemAPK
 		if cur.SourceName == "" {

@@ -40,7 +40,6 @@ type entry struct {
 	typ  byte
 	link string
 	mode int64
-	size int64 // overrides len(body) in the header when non-zero
 }
 
 func file(name, body string) entry { return entry{name: name, body: []byte(body), typ: tar.TypeReg} }
