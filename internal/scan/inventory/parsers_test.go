@@ -80,7 +80,7 @@ func TestParseAPK(t *testing.T) {
 				{Name: "zlib", Version: "1.3.1-r0", SourceName: "zlib", SourceVersion: "1.3.1-r0", Ecosystem: EcosystemAPK},
 			},
 		},
-		{name: "no version", in: "P:a\n\n", wantErr: "line 1: package without P: or V:"},
+		{name: "no version", in: "P:a\n\n", wantErr: "line 1: package without a P or V field"},
 		{name: "not K:value", in: "P:a\nV:1\nlong line\n", wantErr: "line 3"},
 		{name: "one character line", in: "P\n", wantErr: "line 1"},
 	}
