@@ -11,9 +11,10 @@ type target struct {
 	ecosystem string // OSV ecosystem base
 	name      string // the name advisories use (the source package for distributions)
 	version   string // the version compared (the source version for distributions)
-	// release accepts an advisory's release for the image's OS; nil when
-	// the ecosystem has no releases.
-	release func(string) bool
+	// distro is set for distribution packages, whose advisories are per
+	// release; want is the release the image's OS is (see acceptsRelease).
+	distro bool
+	want   string
 }
 
 // distroEcosystems maps an os-release ID to the OSV ecosystem of its
@@ -56,7 +57,7 @@ func targetOf(p *inventory.Package, o inventory.OS) (target, string) {
 	if t.version == "" {
 		t.version = p.Version
 	}
-	t.release = releaseMatcher(eco, o.VersionID)
+	t.distro, t.want = true, wantRelease(eco, o.VersionID)
 	return t, ""
 }
 
@@ -67,37 +68,40 @@ func quoteOr(s, or string) string {
 	return `"` + s + `"`
 }
 
-// releaseMatcher accepts an advisory's release (what follows "Debian:") for
-// an OS of version id. An advisory without a release applies to every
-// release. An OS without a version id (Debian testing) matches only those.
-func releaseMatcher(eco, id string) func(string) bool {
-	var want string
+// wantRelease is the OSV release string of an OS of version id.
+func wantRelease(eco, id string) string {
 	switch eco {
 	case "Alpine":
 		// os-release says 3.19.1, OSV says v3.19.
 		parts := strings.SplitN(id, ".", 3)
 		if len(parts) >= 2 {
-			want = "v" + parts[0] + "." + parts[1]
+			return "v" + parts[0] + "." + parts[1]
 		}
+		return ""
 	case "Debian", "Rocky Linux", "AlmaLinux":
 		// Debian's VERSION_ID is "12"; Rocky's is "9.3" and OSV says "9".
-		want, _, _ = strings.Cut(id, ".")
-	default:
-		want = id
+		major, _, _ := strings.Cut(id, ".")
+		return major
 	}
-	return func(rel string) bool {
-		if rel == "" {
-			return true
-		}
-		if want == "" {
-			return false
-		}
-		if eco == "Ubuntu" {
-			// "22.04:LTS" matches; "Pro:22.04:LTS" covers ESM packages,
-			// whose versions the standard archive does not ship.
-			r, _, _ := strings.Cut(rel, ":")
-			return r == want
-		}
-		return rel == want
+	return id
+}
+
+// acceptsRelease says whether an advisory entry for release rel (what
+// follows "Debian:") applies to the image. An entry without a release
+// applies to every release; an OS without a version id (Debian testing)
+// matches only those.
+func (t *target) acceptsRelease(rel string) bool {
+	if !t.distro || rel == "" {
+		return true
 	}
+	if t.want == "" {
+		return false
+	}
+	if t.ecosystem == "Ubuntu" {
+		// "22.04:LTS" matches; "Pro:22.04:LTS" covers ESM packages,
+		// whose versions the standard archive does not ship.
+		r, _, _ := strings.Cut(rel, ":")
+		return r == t.want
+	}
+	return rel == t.want
 }

@@ -1,9 +1,10 @@
 package match
 
 import (
-	"fmt"
 	"cmp"
+	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 
 	"github.com/berth-registry/berth/internal/scan/inventory"
@@ -72,15 +73,19 @@ func Run(inv *inventory.Inventory, db *vulndb.DB) Result {
 // safe for concurrent use.
 type Matcher struct {
 	db *vulndb.DB
-	// ranges holds each range parsed, by Range.Seq; filled on first use.
-	ranges []atomic.Pointer[parsedRange]
+	// versions caches parsed installed versions: stored inventories repeat
+	// the same package versions across thousands of images.
+	versions versionCache
+	// pkgs holds each package's advisories compiled for matching, by the
+	// snapshot's package number; filled on first use.
+	pkgs []atomic.Pointer[compiledPkg]
 }
 
 // New returns a Matcher for db (which may be nil: nothing matches).
 func New(db *vulndb.DB) *Matcher {
 	m := &Matcher{db: db}
 	if db != nil {
-		m.ranges = make([]atomic.Pointer[parsedRange], db.Ranges())
+		m.pkgs = make([]atomic.Pointer[compiledPkg], db.Packages())
 	}
 	return m
 }
@@ -91,19 +96,30 @@ func (mt *Matcher) Run(inv *inventory.Inventory) Result {
 	if inv == nil || mt == nil || mt.db == nil {
 		return r
 	}
-	m := matcher{Matcher: mt, db: mt.db, res: &r, seen: map[dedupKey]bool{}}
-	for i := range inv.Packages {
-		m.pkg(&inv.Packages[i], inv.OS)
+	m := matcher{Matcher: mt, db: mt.db, res: &r}
+	if hp, ok := hitPool.Get().(*[]hit); ok {
+		m.hits = (*hp)[:0]
 	}
-	r.Findings = sorted(r.Findings)
+	for i := range inv.Packages {
+		m.pkg(inv, i)
+	}
+	r.Findings = m.findings(inv)
+	clear(m.hits) // drop the pointers into the snapshot before pooling
+	hitPool.Put(&m.hits)
 	return r
 }
 
-// dedupKey is one advisory for one installed package (name and version,
-// so the same module in two binaries is reported once).
-type dedupKey struct {
-	adv           *vulndb.Advisory
-	name, version string
+// hitPool recycles the per-run hit buffers: a re-match of thousands of
+// images otherwise regrows one per image.
+var hitPool sync.Pool
+
+// hit is a finding before it is built: small, so that sorting and
+// deduplicating hundreds of them per image moves little memory.
+type hit struct {
+	adv    *vulndb.Advisory
+	pkg    int
+	source string
+	fixed  []string
 }
 
 // matcher is the state of one Run.
@@ -111,7 +127,7 @@ type matcher struct {
 	*Matcher
 	db   *vulndb.DB
 	res  *Result
-	seen map[dedupKey]bool
+	hits []hit
 }
 
 func (m *matcher) note(format string, args ...any) {
@@ -120,13 +136,14 @@ func (m *matcher) note(format string, args ...any) {
 	}
 }
 
-func (m *matcher) pkg(p *inventory.Package, o inventory.OS) {
-	t, why := targetOf(p, o)
+func (m *matcher) pkg(inv *inventory.Inventory, i int) {
+	p := &inv.Packages[i]
+	t, why := targetOf(p, inv.OS)
 	if why != "" {
 		m.note("%s: %s", p.PURL, why)
 		return
 	}
-	cands := m.db.Lookup(t.ecosystem, t.name)
+	n, cands := m.db.LookupPackage(t.ecosystem, t.name)
 	if len(cands) == 0 {
 		return
 	}
@@ -135,57 +152,57 @@ func (m *matcher) pkg(p *inventory.Package, o inventory.OS) {
 		m.note("%s: no version order for ecosystem %s", p.PURL, t.ecosystem)
 		return
 	}
-	installed, err := parse(t.version)
+	installed, err := m.installed(t.ecosystem, t.version, parse)
 	if err != nil {
 		m.note("%s: installed version not comparable: %v", p.PURL, err)
 		return
 	}
-	for _, c := range cands {
-		if t.release != nil && !t.release(c.Affected.Release) {
+	cp := m.compiled(n, cands, parse)
+	for j := range cp.cands {
+		cc := &cp.cands[j]
+		if !t.acceptsRelease(cc.release) {
 			continue
 		}
-		k := dedupKey{c.Advisory, p.Name, p.Version}
-		if m.seen[k] {
-			continue
+		if ok, fixed := m.affected(installed, t.version, cp, cc); ok {
+			m.hits = append(m.hits, hit{adv: cc.adv, pkg: i, source: t.name, fixed: fixed})
 		}
-		hit, fixed := m.affected(installed, t.version, c, parse)
-		if !hit {
-			continue
-		}
-		m.seen[k] = true
-		m.res.Findings = append(m.res.Findings, finding(p, t, c.Advisory, fixed, m.db.Version()))
 	}
 }
 
-// sorted orders findings most severe first, then by id and package. It
-// sorts small keys and permutes once: Finding is large and full of
-// pointers, and swapping it in place was a tenth of a re-match.
-func sorted(fs []Finding) []Finding {
-	if len(fs) < 2 {
-		return fs
-	}
-	idx := make([]int32, len(fs))
-	for i := range idx {
-		idx[i] = int32(i)
-	}
-	slices.SortStableFunc(idx, func(i, j int32) int {
-		a, b := &fs[i], &fs[j]
-		if c := cmp.Compare(b.Severity.Rank(), a.Severity.Rank()); c != 0 {
+// findings sorts the hits most severe first, then by id, package and
+// version, drops repeats of one advisory for one package name and version
+// (an advisory naming a package twice, or one module in two binaries: the
+// first, lowest layer, is kept), and builds the findings.
+func (m *matcher) findings(inv *inventory.Inventory) []Finding {
+	pk := func(h *hit) *inventory.Package { return &inv.Packages[h.pkg] }
+	slices.SortStableFunc(m.hits, func(a, b hit) int {
+		if c := cmp.Compare(b.adv.Severity.Rank(), a.adv.Severity.Rank()); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(a.ID, b.ID); c != 0 {
+		if c := cmp.Compare(a.adv.ID, b.adv.ID); c != 0 {
 			return c
 		}
-		return cmp.Compare(a.Package, b.Package)
+		pa, pb := pk(&a), pk(&b)
+		if c := cmp.Compare(pa.Name, pb.Name); c != 0 {
+			return c
+		}
+		return cmp.Compare(pa.Version, pb.Version)
 	})
-	out := make([]Finding, len(fs))
-	for i, j := range idx {
-		out[i] = fs[j]
+	hs := slices.CompactFunc(m.hits, func(a, b hit) bool {
+		pa, pb := pk(&a), pk(&b)
+		return a.adv == b.adv && pa.Name == pb.Name && pa.Version == pb.Version
+	})
+	if len(hs) == 0 {
+		return nil
+	}
+	out := make([]Finding, len(hs))
+	for i := range hs {
+		out[i] = finding(pk(&hs[i]), hs[i].source, hs[i].adv, hs[i].fixed, m.db.Version())
 	}
 	return out
 }
 
-func finding(p *inventory.Package, t target, a *vulndb.Advisory, fixed []string, dbv string) Finding {
+func finding(p *inventory.Package, source string, a *vulndb.Advisory, fixed []string, dbv string) Finding {
 	f := Finding{
 		ID: a.ID, Aliases: a.Aliases, Summary: a.Summary, Details: a.Details,
 		Severity: a.Severity, CVSSScore: a.CVSSScore, CVSSVector: a.CVSSVector,
@@ -197,8 +214,8 @@ func finding(p *inventory.Package, t target, a *vulndb.Advisory, fixed []string,
 	if f.Severity == "" {
 		f.Severity = vulndb.SeverityUnknown
 	}
-	if t.name != p.Name {
-		f.Source = t.name
+	if source != p.Name {
+		f.Source = source
 	}
 	if len(fixed) > 0 {
 		f.FixStatus = Fixed

@@ -22,15 +22,52 @@ type pevent struct {
 	v    version // nil for "introduced: 0"
 }
 
-// parsedRange is an OSV range with its versions parsed and its events sorted
-// by version, "introduced: 0" first, as the OSV evaluation asks.
-type parsedRange struct {
+// compiledPkg is every advisory naming one package, laid out for matching:
+// releases, version lists and parsed, sorted range events side by side, so
+// that evaluating hundreds of candidates per image touches few cache lines
+// (chasing pointers through the snapshot was most of a re-match).
+type compiledPkg struct {
+	cands  []ccand
+	ranges []crange
 	events []pevent
+}
+
+type ccand struct {
+	adv      *vulndb.Advisory
+	affected *vulndb.Affected
+	release  string
+	versions []string
+	r0, r1   int32 // ranges[r0:r1]
+}
+
+// crange is an ECOSYSTEM or SEMVER range with its events sorted by version,
+// "introduced: 0" first, as the OSV evaluation asks; err is set when one of
+// its versions does not parse, and the range is then skipped.
+type crange struct {
+	e0, e1 int32 // events[e0:e1]
 	err    error
 }
 
-func parseRange(r *vulndb.Range, parse parseFunc) *parsedRange {
-	pr := &parsedRange{events: make([]pevent, 0, len(r.Events))}
+func compile(cands []vulndb.Candidate, parse parseFunc) *compiledPkg {
+	cp := &compiledPkg{cands: make([]ccand, len(cands))}
+	for i, c := range cands {
+		af := c.Affected
+		cc := ccand{adv: c.Advisory, affected: af, release: af.Release, versions: af.Versions, r0: int32(len(cp.ranges))}
+		for _, r := range af.Ranges {
+			// GIT ranges name commits, which an inventory does not have.
+			if r.Type != vulndb.RangeEcosystem && r.Type != vulndb.RangeSemver {
+				continue
+			}
+			cp.ranges = append(cp.ranges, cp.compileRange(r, parse))
+		}
+		cc.r1 = int32(len(cp.ranges))
+		cp.cands[i] = cc
+	}
+	return cp
+}
+
+func (cp *compiledPkg) compileRange(r vulndb.Range, parse parseFunc) crange {
+	start := len(cp.events)
 	for _, e := range r.Events {
 		var pe pevent
 		switch {
@@ -48,64 +85,58 @@ func parseRange(r *vulndb.Range, parse parseFunc) *parsedRange {
 		if !(pe.kind == introduced && pe.raw == "0") {
 			v, err := parse(pe.raw)
 			if err != nil {
-				return &parsedRange{err: err}
+				cp.events = cp.events[:start]
+				return crange{e0: int32(start), e1: int32(start), err: err}
 			}
 			pe.v = v
 		}
-		pr.events = append(pr.events, pe)
+		cp.events = append(cp.events, pe)
 	}
-	sort.SliceStable(pr.events, func(i, j int) bool {
-		a, b := pr.events[i].v, pr.events[j].v
+	evs := cp.events[start:]
+	sort.SliceStable(evs, func(i, j int) bool {
+		a, b := evs[i].v, evs[j].v
 		if a == nil || b == nil {
 			return a == nil && b != nil
 		}
 		return a.cmp(b) < 0
 	})
-	return pr
+	return crange{e0: int32(start), e1: int32(len(cp.events))}
 }
 
-// rangeOf parses r once per Matcher. Two goroutines may both parse a range
-// the first time; both results are equal and one is kept.
-func (m *matcher) rangeOf(r *vulndb.Range, parse parseFunc) *parsedRange {
-	if r.Seq < 0 || r.Seq >= len(m.ranges) {
-		return parseRange(r, parse) // not from this snapshot
+// compiled returns the compiled form of package n of the snapshot, building
+// it on first use. Two goroutines may both build it the first time; the
+// results are equal and one is kept.
+func (m *matcher) compiled(n int, cands []vulndb.Candidate, parse parseFunc) *compiledPkg {
+	slot := &m.pkgs[n]
+	if cp := slot.Load(); cp != nil {
+		return cp
 	}
-	slot := &m.ranges[r.Seq]
-	if pr := slot.Load(); pr != nil {
-		return pr
-	}
-	pr := parseRange(r, parse)
-	slot.CompareAndSwap(nil, pr)
+	slot.CompareAndSwap(nil, compile(cands, parse))
 	return slot.Load()
 }
 
 // affected evaluates one advisory entry for the installed version: the
 // explicit versions list, then every ECOSYSTEM and SEMVER range as the OSV
 // specification evaluates them (introduced opens; fixed and limit close at
-// their version; last_affected closes after it). GIT ranges name commits an
-// inventory does not have and are ignored. fixedVersions lists the fixed
-// versions above the installed one in the ranges that matched, lowest first.
-func (m *matcher) affected(installed version, raw string, c vulndb.Candidate, parse parseFunc) (hit bool, fixedVersions []string) {
-	af := c.Affected
-	for _, s := range af.Versions {
+// their version; last_affected closes after it). fixedVersions lists the
+// fixed versions above the installed one in the ranges that matched, lowest
+// first within a range.
+func (m *matcher) affected(installed version, raw string, cp *compiledPkg, cc *ccand) (hit bool, fixedVersions []string) {
+	for _, s := range cc.versions {
 		// Go inventories write "v1.2.3", OSV Go entries "1.2.3".
-		if s == raw || af.Ecosystem == "Go" && strings.TrimPrefix(raw, "v") == s {
+		if s == raw || cc.affected.Ecosystem == "Go" && strings.TrimPrefix(raw, "v") == s {
 			hit = true
 			break
 		}
 	}
-	for i := range af.Ranges {
-		r := &af.Ranges[i]
-		if r.Type != vulndb.RangeEcosystem && r.Type != vulndb.RangeSemver {
+	for _, r := range cp.ranges[cc.r0:cc.r1] {
+		if r.err != nil {
+			m.note("%s (%s %s): range skipped: %v", cc.adv.ID, cc.affected.Ecosystem, cc.affected.Name, r.err)
 			continue
 		}
-		pr := m.rangeOf(r, parse)
-		if pr.err != nil {
-			m.note("%s (%s %s): range skipped: %v", c.Advisory.ID, af.Ecosystem, af.Name, pr.err)
-			continue
-		}
+		evs := cp.events[r.e0:r.e1]
 		in := false
-		for _, e := range pr.events {
+		for _, e := range evs {
 			switch e.kind {
 			case introduced:
 				if e.v == nil || installed.cmp(e.v) >= 0 {
@@ -125,9 +156,7 @@ func (m *matcher) affected(installed version, raw string, c vulndb.Candidate, pa
 			continue
 		}
 		hit = true
-		// Events are sorted, so fixes above the installed version come
-		// out lowest first within a range.
-		for _, e := range pr.events {
+		for _, e := range evs {
 			if e.kind == fixed && installed.cmp(e.v) < 0 && !contains(fixedVersions, e.raw) {
 				fixedVersions = append(fixedVersions, e.raw)
 			}

@@ -137,7 +137,7 @@ func (b *Builder) Build() *DB {
 	db := &DB{
 		advisories: len(ids),
 		ecosystems: make(map[string]int),
-		index:      make(map[pkgKey][]Candidate),
+		index:      make(map[pkgKey]int),
 		sources:    append([]SourceStatus(nil), b.sources...),
 		problems:   append([]string(nil), b.problems...),
 	}
@@ -152,15 +152,17 @@ func (b *Builder) Build() *DB {
 		seen := map[string]bool{}
 		for i := range a.Affected {
 			af := &a.Affected[i]
-			for j := range af.Ranges {
-				af.Ranges[j].Seq = db.ranges
-				db.ranges++
-			}
 			if af.Name == "" || af.Ecosystem == "" {
 				continue
 			}
 			k := pkgKey{af.Ecosystem, NormalizeName(af.Ecosystem, af.Name)}
-			db.index[k] = append(db.index[k], Candidate{Advisory: a, Affected: af})
+			n, ok := db.index[k]
+			if !ok {
+				n = len(db.pkgs)
+				db.index[k] = n
+				db.pkgs = append(db.pkgs, nil)
+			}
+			db.pkgs[n] = append(db.pkgs[n], Candidate{Advisory: a, Affected: af})
 			if !seen[af.Ecosystem] {
 				seen[af.Ecosystem] = true
 				db.ecosystems[af.Ecosystem]++

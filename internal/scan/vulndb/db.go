@@ -54,9 +54,6 @@ const (
 type Range struct {
 	Type   RangeType
 	Events []Event
-	// Seq numbers the ranges of a snapshot from 0 to DB.Ranges()-1, so a
-	// matcher can keep per-range state in a slice instead of a map.
-	Seq int
 }
 
 // Event is one OSV range event; exactly one field is set.
@@ -83,9 +80,9 @@ type DB struct {
 	sources    []SourceStatus
 	ecosystems map[string]int
 	advisories int
-	ranges     int
 	problems   []string
-	index      map[pkgKey][]Candidate
+	index      map[pkgKey]int // → position in pkgs
+	pkgs       [][]Candidate
 }
 
 // Version identifies the snapshot's content: the newest modified time and a
@@ -96,15 +93,27 @@ func (db *DB) Version() string { return db.version }
 // Len is the number of advisories.
 func (db *DB) Len() int { return db.advisories }
 
-// Ranges is the number of ranges in the snapshot (see Range.Seq).
-func (db *DB) Ranges() int { return db.ranges }
-
 // Lookup returns the advisories naming package name in ecosystem, an OSV
 // ecosystem base ("Debian", "Go", "PyPI"). The slice is shared: do not
 // modify it.
 func (db *DB) Lookup(ecosystem, name string) []Candidate {
-	return db.index[pkgKey{ecosystem, NormalizeName(ecosystem, name)}]
+	_, c := db.LookupPackage(ecosystem, name)
+	return c
 }
+
+// LookupPackage is Lookup that also returns the package's number in the
+// snapshot, from 0 to Packages()-1 (-1 when absent), so a matcher can keep
+// per-package state in a slice.
+func (db *DB) LookupPackage(ecosystem, name string) (int, []Candidate) {
+	i, ok := db.index[pkgKey{ecosystem, NormalizeName(ecosystem, name)}]
+	if !ok {
+		return -1, nil
+	}
+	return i, db.pkgs[i]
+}
+
+// Packages is the number of distinct (ecosystem, name) in the snapshot.
+func (db *DB) Packages() int { return len(db.pkgs) }
 
 // SourceStatus describes what one import source contributed.
 type SourceStatus struct {
