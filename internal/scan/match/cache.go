@@ -28,7 +28,7 @@ func (m *matcher) installed(eco, s string, parse parseFunc) (version, error) {
 	if ok {
 		return cv.v, cv.err
 	}
-	v, err := parse(s)
+	v, err := parseBounded(parse, s)
 	c.mu.Lock()
 	if c.m == nil {
 		c.m = make(map[versionKey]cachedVersion)

@@ -95,7 +95,7 @@ func TestGarbageVersions(t *testing.T) {
 		{"garbage installed npm", inventory.Package{Name: "lodash", Version: "latest", Ecosystem: inventory.EcosystemNPM}, "not comparable"},
 		{"garbage installed deb", inventory.Package{Name: "libssl3", SourceName: "openssl", Version: "ü:::", Ecosystem: inventory.EcosystemDeb}, "not comparable"},
 		{"empty installed", inventory.Package{Name: "lodash", Ecosystem: inventory.EcosystemNPM}, "not comparable"},
-		{"huge installed", inventory.Package{Name: "lodash", Version: strings.Repeat("9", 100000), Ecosystem: inventory.EcosystemNPM}, "not comparable"},
+		{"huge installed", inventory.Package{Name: "lodash", Version: strings.Repeat("9", 100000), Ecosystem: inventory.EcosystemNPM}, "over the 1024-byte limit"},
 		{"unsupported ecosystem", inventory.Package{Name: "x", Version: "1", Ecosystem: "cargo"}, "not matched"},
 	}
 	for _, tt := range tests {

@@ -83,7 +83,7 @@ func (cp *compiledPkg) compileRange(r vulndb.Range, parse parseFunc) crange {
 			continue
 		}
 		if !(pe.kind == introduced && pe.raw == "0") {
-			v, err := parse(pe.raw)
+			v, err := parseBounded(parse, pe.raw)
 			if err != nil {
 				cp.events = cp.events[:start]
 				return crange{e0: int32(start), e1: int32(start), err: err}

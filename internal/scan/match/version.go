@@ -21,6 +21,19 @@ type version interface {
 // parseFunc parses a version string of one ecosystem.
 type parseFunc func(string) (version, error)
 
+// maxVersionLen bounds the versions compared. Real versions are far
+// shorter; an image or an advisory could carry anything, and some orders
+// are quadratic in the worst case.
+const maxVersionLen = 1024
+
+// parseBounded is parse with the length bound.
+func parseBounded(parse parseFunc, s string) (version, error) {
+	if len(s) > maxVersionLen {
+		return nil, fmt.Errorf("version of %d bytes is over the %d-byte limit", len(s), maxVersionLen)
+	}
+	return parse(s)
+}
+
 // orders maps an OSV ecosystem base to its version order. Ecosystems not
 // listed are not matched (an inventory never produces them yet).
 var orders = map[string]parseFunc{
