@@ -76,3 +76,21 @@ func TestGoFindingFields(t *testing.T) {
 		t.Fatalf("finding = %+v", f)
 	}
 }
+
+// TestMatcherConcurrent shares one Matcher between goroutines, as the
+// re-match job does; run with -race.
+func TestMatcherConcurrent(t *testing.T) {
+	m := New(goDB(t))
+	in := inv(inventory.OS{},
+		inventory.Package{Name: "golang.org/x/text", Version: "v0.3.0", Ecosystem: inventory.EcosystemGo},
+		inventory.Package{Name: "stdlib", Version: "v1.12.5", Ecosystem: inventory.EcosystemGo})
+	results := make(chan int, 8)
+	for range 8 {
+		go func() { results <- len(m.Run(in).Findings) }()
+	}
+	for range 8 {
+		if n := <-results; n != 3 {
+			t.Fatalf("concurrent run found %d, want 3", n)
+		}
+	}
+}
