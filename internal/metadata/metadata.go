@@ -19,6 +19,9 @@ import (
 var (
 	ErrNotFound     = errors.New("not found")
 	ErrRepoNotFound = errors.New("repository not found")
+	// ErrBlobCollecting is returned by LinkBlob for a blob the garbage
+	// collector has condemned and is deleting; the client uploads it again.
+	ErrBlobCollecting = errors.New("blob is being garbage collected")
 )
 
 // MissingRefError is returned by PutManifest when a manifest references a
@@ -145,7 +148,8 @@ type Repos interface {
 
 // Blobs records which repository holds which blob.
 type Blobs interface {
-	// LinkBlob records that repo holds d, creating the repository if needed.
+	// LinkBlob records that repo holds d, creating the repository if needed;
+	// ErrBlobCollecting if the garbage collector is deleting d.
 	LinkBlob(ctx context.Context, repo string, d digest.Digest, size int64) error
 	// StatBlob returns the size of d in repo, or ErrNotFound.
 	StatBlob(ctx context.Context, repo string, d digest.Digest) (int64, error)
@@ -229,6 +233,95 @@ type Outbox interface {
 	PendingEvents(ctx context.Context, after int64, n int) ([]Event, error)
 }
 
+// ErrExists reports that a name is already taken (CreateUser).
+var ErrExists = errors.New("already exists")
+
+// User is an account that logs in with a password. Grants say what it may
+// do; package authz interprets them.
+type User struct {
+	Name string
+	// PasswordHash is a PHC string (package authn); never a password.
+	PasswordHash string
+	Disabled     bool
+	Grants       []Grant
+	Created      time.Time
+}
+
+// Grant gives Role on every repository matching Pattern.
+type Grant struct {
+	Pattern string `json:"pattern"`
+	Role    string `json:"role"`
+}
+
+// Users stores accounts. Names are unique and compared bytewise.
+type Users interface {
+	// CreateUser stores u, or returns ErrExists.
+	CreateUser(ctx context.Context, u *User) error
+	// User returns the account named name, or ErrNotFound.
+	User(ctx context.Context, name string) (*User, error)
+	// ListUsers returns every account in name order.
+	ListUsers(ctx context.Context) ([]User, error)
+	// UpdateUser replaces the hash, disabled flag and grants of the
+	// account named u.Name, or returns ErrNotFound.
+	UpdateUser(ctx context.Context, u *User) error
+}
+
+// Collection is what the garbage collector needs of metadata (see
+// package lifecycle/gc). A blob is live at a cutoff when any manifest
+// (trashed or not) references it, or a repository linked it at or after
+// the cutoff; a link older than the cutoff that no manifest needs is an
+// orphan and does not keep the blob.
+type Collection interface {
+	// LiveBlobs calls fn for every digest live at since, in no order; a
+	// digest may be reported more than once.
+	LiveBlobs(ctx context.Context, since time.Time, fn func(digest.Digest) error) error
+	// CondemnBlobs re-checks each digest in one transaction and, for those
+	// still not live at since, removes their repository links and records
+	// a tombstone that makes LinkBlob fail with ErrBlobCollecting. It
+	// returns the digests condemned.
+	CondemnBlobs(ctx context.Context, ds []digest.Digest, since time.Time) ([]digest.Digest, error)
+	// Condemned lists tombstoned digests, left by an interrupted run.
+	Condemned(ctx context.Context) ([]digest.Digest, error)
+	// ReleaseBlobs removes the tombstones of ds once their bytes are gone.
+	ReleaseBlobs(ctx context.Context, ds []digest.Digest) error
+}
+
+// GCRun is one garbage collection run, as the history keeps it.
+type GCRun struct {
+	ID       int64         `json:"id"`
+	Started  time.Time     `json:"started"`
+	Finished time.Time     `json:"finished"`
+	DryRun   bool          `json:"dryRun"`
+	Grace    time.Duration `json:"gracePeriod"`
+	Scanned  int           `json:"blobsScanned"`
+	Blobs    int           `json:"blobsDeleted"`
+	Bytes    int64         `json:"bytesDeleted"`
+	Uploads  int           `json:"uploadsDeleted"`
+	Error    string        `json:"error,omitempty"`
+}
+
+// EventGCCompleted is the outbox event of a recorded GC run.
+const EventGCCompleted = "gc.completed"
+
+// GCHistory keeps the history of garbage collection runs.
+type GCHistory interface {
+	// RecordGCRun stores a run with a gc.completed outbox event in one
+	// transaction and returns its ID.
+	RecordGCRun(ctx context.Context, run GCRun) (int64, error)
+	// GCRuns returns up to n runs, newest first.
+	GCRuns(ctx context.Context, n int) ([]GCRun, error)
+}
+
+// BlobUsage answers usage and quota questions from repository links.
+type BlobUsage interface {
+	// RepoBytes is the total size of the blobs repo links (0 if unknown).
+	RepoBytes(ctx context.Context, repo string) (int64, error)
+	// LinkedBytes is the total size of distinct blobs any repository links.
+	LinkedBytes(ctx context.Context) (int64, error)
+	// RepoLinks calls fn for every repository link, in repository order.
+	RepoLinks(ctx context.Context, fn func(repo string, d digest.Digest, size int64) error) error
+}
+
 // Store is everything a metadata backend provides.
 type Store interface {
 	Repos
@@ -237,6 +330,9 @@ type Store interface {
 	Tags
 	Pulls
 	Outbox
+	Trash
+	Locks
+	ImmutableRules
 	Close() error
 }
 

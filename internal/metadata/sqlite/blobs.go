@@ -12,12 +12,17 @@ import (
 )
 
 // LinkBlob records that repo holds d, creating the repository if needed.
-// Linking again is a no-op that keeps the first size and link time.
+// Linking again keeps the first size and renews the link time, which the
+// garbage collector's grace period counts from. A blob condemned by the
+// collector is refused in this transaction (see gc.go).
 func (s *Store) LinkBlob(ctx context.Context, repo string, d digest.Digest, size int64) error {
 	if repo == "" || d == "" || size < 0 {
 		return fmt.Errorf("linking blob %q in %q: repository, digest and a size >= 0 are required", d, repo)
 	}
 	err := s.write(ctx, func(tx *wtx) error {
+		if err := checkTombstone(ctx, tx, d); err != nil {
+			return err
+		}
 		at := s.now()
 		id, err := ensureRepo(ctx, tx, repo, at)
 		if err != nil {

@@ -8,7 +8,7 @@ import (
 
 // migrations[i] moves the schema from version i to i+1. Append only: a
 // released migration is never edited.
-var migrations = []string{
+var migrations = [...]string{
 	// 1: the initial schema (see the package doc).
 	`
 CREATE TABLE repositories (
@@ -78,10 +78,57 @@ CREATE TABLE outbox (
 	created BIGINT  NOT NULL
 );
 `,
+	// 2: user accounts (see users.go).
+	`
+CREATE TABLE users (
+	name          TEXT    PRIMARY KEY,
+	password_hash TEXT    NOT NULL,
+	disabled      BOOLEAN NOT NULL DEFAULT 0,
+	grants        TEXT    NOT NULL DEFAULT '[]',
+	created       BIGINT  NOT NULL
+);
+`,
+	// trash, locks and immutability rules (see trash.go and locks.go).
+	`
+ALTER TABLE manifests ADD COLUMN trashed_at BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE trash (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
+	repo_id    INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+	digest     TEXT    NOT NULL,
+	tag        TEXT    NOT NULL DEFAULT '',
+	tags       TEXT    NOT NULL DEFAULT '',
+	trashed_at BIGINT  NOT NULL,
+	actor      TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX trash_by_ref  ON trash (repo_id, digest);
+CREATE INDEX trash_by_tag  ON trash (repo_id, tag) WHERE tag <> '';
+CREATE INDEX trash_by_time ON trash (trashed_at);
+CREATE TABLE locks (
+	repo           TEXT    NOT NULL,
+	tag            TEXT    NOT NULL DEFAULT '',
+	digest         TEXT    NOT NULL DEFAULT '',
+	write_enabled  BOOLEAN NOT NULL,
+	delete_enabled BOOLEAN NOT NULL,
+	read_enabled   BOOLEAN NOT NULL,
+	updated        BIGINT  NOT NULL,
+	actor          TEXT    NOT NULL DEFAULT '',
+	PRIMARY KEY (repo, tag, digest)
+);
+CREATE TABLE immutable_rules (
+	id      INTEGER PRIMARY KEY AUTOINCREMENT,
+	repos   TEXT    NOT NULL,
+	tags    TEXT    NOT NULL,
+	created BIGINT  NOT NULL,
+	actor   TEXT    NOT NULL DEFAULT ''
+);
+`,
+	// garbage collection tombstones and run history (see gc.go).
+	gcSchema,
 }
 
-// SchemaVersion is the schema version this package writes.
-const SchemaVersion = 1
+// SchemaVersion is the schema version this package writes. migrations is
+// an array so that this stays a constant that follows every append.
+const SchemaVersion = len(migrations)
 
 // migrate brings db up to SchemaVersion, one transaction per step.
 func migrate(ctx context.Context, db *sql.DB) error {

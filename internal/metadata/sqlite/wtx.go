@@ -14,18 +14,18 @@ const (
 	selectRepoSQL     = `SELECT id FROM repositories WHERE name = ?`
 	insertRepoSQL     = `INSERT INTO repositories (name, created) VALUES (?, ?) RETURNING id`
 	blobLinkedSQL     = `SELECT 1 FROM repo_blobs WHERE repo_id = ? AND digest = ?`
-	manifestExistsSQL = `SELECT 1 FROM manifests WHERE repo_id = ? AND digest = ?`
+	manifestExistsSQL = `SELECT 1 FROM manifests WHERE repo_id = ? AND digest = ? AND trashed_at = 0`
 	insertManifestSQL = `INSERT INTO manifests
 	(repo_id, digest, media_type, artifact_type, size, subject, annotations, content, pushed_at)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-	ON CONFLICT (repo_id, digest) DO NOTHING`
+	ON CONFLICT (repo_id, digest) DO UPDATE SET trashed_at = 0 WHERE manifests.trashed_at <> 0`
 	insertBlobRefSQL  = `INSERT INTO manifest_blobs (repo_id, manifest, blob) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`
 	insertChildRefSQL = `INSERT INTO manifest_children (repo_id, parent, child) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`
 	upsertTagSQL      = `INSERT INTO tags (repo_id, name, digest, first_pushed, updated) VALUES (?, ?, ?, ?, ?)
 	ON CONFLICT (repo_id, name) DO UPDATE SET digest = excluded.digest, updated = excluded.updated`
 	insertEventSQL = `INSERT INTO outbox (type, payload, created) VALUES (?, ?, ?)`
 	linkBlobSQL    = `INSERT INTO repo_blobs (repo_id, digest, size, linked_at) VALUES (?, ?, ?, ?)
-	ON CONFLICT (repo_id, digest) DO NOTHING`
+	ON CONFLICT (repo_id, digest) DO UPDATE SET linked_at = excluded.linked_at`
 	recordPullSQL = `UPDATE manifests SET last_pulled_at = ?
 	WHERE repo_id = (SELECT id FROM repositories WHERE name = ?) AND digest = ? AND last_pulled_at < ?`
 )
