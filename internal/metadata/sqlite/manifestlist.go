@@ -26,7 +26,7 @@ const listManifestsSQL = `SELECT m.digest, m.media_type, m.artifact_type, m.size
 	(SELECT group_concat(c.child, ' ') FROM manifest_children c WHERE c.repo_id = m.repo_id AND c.parent = m.digest),
 	(SELECT group_concat(t.name, ' ') FROM tags t WHERE t.repo_id = m.repo_id AND t.digest = m.digest)
 FROM manifests m
-WHERE m.repo_id = ? AND m.digest > ?
+WHERE m.repo_id = ? AND m.digest > ? AND m.trashed_at = 0
 ORDER BY m.digest LIMIT ?`
 
 // ListManifests returns every manifest of repo in digest order after p.Last,

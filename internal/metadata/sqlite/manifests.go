@@ -25,7 +25,7 @@ const manifestCols = `m.digest, m.media_type, m.artifact_type, m.size, m.subject
 
 const manifestByDigestSQL = `SELECT ` + manifestCols + `
 FROM repositories r JOIN manifests m ON m.repo_id = r.id
-WHERE r.name = ? AND m.digest = ?`
+WHERE r.name = ? AND m.digest = ? AND m.trashed_at = 0`
 
 const manifestByTagSQL = `SELECT ` + manifestCols + `
 FROM repositories r
@@ -38,7 +38,7 @@ WHERE r.name = ? AND t.name = ?`
 // onto the primary key, scanning every manifest of the repository.
 const referrersSQL = `SELECT m.media_type, m.artifact_type, m.digest, m.size, m.annotations
 FROM repositories r JOIN manifests m ON m.repo_id = r.id
-WHERE r.name = ? AND m.subject = ? AND m.subject <> '' AND (? = '' OR m.artifact_type = ?)
+WHERE r.name = ? AND m.subject = ? AND m.subject <> '' AND (? = '' OR m.artifact_type = ?) AND m.trashed_at = 0
 LIMIT ?`
 
 // tagsOfManifestSQL leaves sorting to the caller: an ORDER BY name lures
