@@ -328,3 +328,38 @@ func TestHostileJSON(t *testing.T) {
 		})
 	}
 }
+
+// TestZipAndDirectoryGiveOneVersion imports the real Go entries once as a
+// directory and once as an osv.dev-style zip: same advisories, same version.
+func TestZipAndDirectoryGiveOneVersion(t *testing.T) {
+	paths, err := filepath.Glob(filepath.Join(goDir(t), "*.json"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("testdata: %v", err)
+	}
+	members := map[string][]byte{}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		members[filepath.Base(p)] = b
+	}
+	zipPath := filepath.Join(t.TempDir(), "all.zip")
+	if err := os.WriteFile(zipPath, zipOf(t, members), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fromZip, fromDir := NewBuilder(Limits{}), NewBuilder(Limits{})
+	if err := fromZip.AddPath(context.Background(), zipPath); err != nil {
+		t.Fatal(err)
+	}
+	if err := fromDir.AddPath(context.Background(), goDir(t)); err != nil {
+		t.Fatal(err)
+	}
+	z, d := fromZip.Build(), fromDir.Build()
+	if z.Len() != len(paths) || z.Version() != d.Version() {
+		t.Fatalf("zip: %d advisories, version %s; directory: version %s", z.Len(), z.Version(), d.Version())
+	}
+	if st := z.Status(); st.Sources[0].Name != zipPath || st.Sources[0].Entries != len(paths) {
+		t.Fatalf("zip source = %+v", st.Sources)
+	}
+}
