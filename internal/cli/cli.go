@@ -109,7 +109,7 @@ func newRoot(stdout, stderr io.Writer, lookup env) *cobra.Command {
 		return &usageError{cmd: cmd.CommandPath(), err: err}
 	})
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(newServe(lookup), newVersion(), newPurge())
+	root.AddCommand(newServe(lookup), newVersion(), newPurge(), newUser(lookup))
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(root.FlagErrorFunc())
 	}
