@@ -119,9 +119,6 @@ func (b *Builder) Add(source, where string, data []byte) {
 	}
 	b.entries[e.ID] = h
 	st.Entries++
-	if h.adv.Modified.After(st.Newest) {
-		st.Newest = h.adv.Modified
-	}
 }
 
 // Build returns the snapshot of everything added and empties the Builder,
@@ -148,6 +145,11 @@ func (b *Builder) Build() *DB {
 		hash.Write(h.hash[:])
 		if a.Modified.After(db.newest) {
 			db.newest = a.Modified
+		}
+		// Per source from the kept entries, so a source whose newest entry
+		// was superseded by another source's copy does not claim it.
+		if src := &db.sources[h.source]; a.Modified.After(src.Newest) {
+			src.Newest = a.Modified
 		}
 		seen := map[string]bool{}
 		for i := range a.Affected {

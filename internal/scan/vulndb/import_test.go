@@ -145,6 +145,9 @@ func TestNewerDuplicateReplaces(t *testing.T) {
 	if st.Advisories != 1 || st.Sources[0].Entries != 0 || st.Sources[0].Duplicates != 1 || st.Sources[1].Entries != 1 {
 		t.Fatalf("status = %+v", st)
 	}
+	if !st.Sources[0].Newest.IsZero() || st.Sources[1].Newest.Year() != 2024 {
+		t.Fatalf("source newest = %v, %v; want none and 2024", st.Sources[0].Newest, st.Sources[1].Newest)
+	}
 	c := db.Lookup("PyPI", "django.rest")
 	if len(c) != 1 || c[0].Advisory.Summary != "new" {
 		t.Fatalf("PyPI lookup with another spelling = %+v", c)
