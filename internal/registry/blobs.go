@@ -40,6 +40,9 @@ func (r *Registry) deleteBlob(w http.ResponseWriter, req *http.Request, rt route
 	if err != nil {
 		return err
 	}
+	if err := r.checkBlobDelete(req.Context(), rt.name); err != nil {
+		return err
+	}
 	if err := r.opts.Meta.UnlinkBlob(req.Context(), rt.name, d); err != nil {
 		return missing(err, oci.CodeBlobUnknown, "blob")
 	}

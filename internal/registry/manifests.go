@@ -22,6 +22,9 @@ func (r *Registry) getManifest(w http.ResponseWriter, req *http.Request, rt rout
 	if err != nil {
 		return err
 	}
+	if err := r.checkRead(req.Context(), rt, m); err != nil {
+		return err
+	}
 	h := w.Header()
 	etag := `"` + m.Digest.String() + `"`
 	h.Set("Docker-Content-Digest", m.Digest.String())
@@ -121,6 +124,9 @@ func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, rt rout
 		Children:     p.children,
 		PushedAt:     time.Now().UTC(),
 	}
+	if err := r.checkPut(req.Context(), rt.name, d, tags); err != nil {
+		return err
+	}
 	if err := r.opts.Meta.PutManifest(req.Context(), m, tags); err != nil {
 		return err
 	}
@@ -169,14 +175,14 @@ func (r *Registry) deleteManifest(w http.ResponseWriter, req *http.Request, rt r
 		if err != nil {
 			return err
 		}
-		if _, err := r.opts.Meta.DeleteManifest(ctx, rt.name, d); err != nil {
+		if err := r.removeManifest(ctx, rt.name, d); err != nil {
 			return notFoundManifest(err)
 		}
 	} else {
 		if !oci.ValidTag(rt.ref) {
 			return oci.Errorf(oci.CodeManifestUnknown, "invalid tag %.150q", rt.ref).WithStatus(http.StatusNotFound)
 		}
-		if err := r.opts.Meta.DeleteTag(ctx, rt.name, rt.ref); err != nil {
+		if err := r.removeTag(ctx, rt.name, rt.ref); err != nil {
 			return notFoundManifest(err)
 		}
 	}

@@ -34,6 +34,10 @@ type Options struct {
 	// PullFlushInterval is how often recorded pulls are written to metadata;
 	// 0 means one second.
 	PullFlushInterval time.Duration
+	// Trash, when set, receives deletions instead of Meta (recycle bin).
+	Trash Trasher
+	// Locks, when set, are enforced on every push, pull and delete.
+	Locks LockReader
 }
 
 // Registry is the http.Handler of the /v2/ API.
