@@ -22,6 +22,7 @@ SIGINT or SIGTERM.`
 
 func newServe(lookup env) *cobra.Command {
 	var configFile string
+	var allowAnonymous bool
 	values := map[string]*keyValue{}
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -39,6 +40,9 @@ func newServe(lookup env) *cobra.Command {
 					flags[name] = v.s
 				}
 			}
+			if allowAnonymous {
+				flags["auth.allow_anonymous"] = "true"
+			}
 			cfg, err := config.Build(config.Sources{File: configFile, Env: lookup, Flags: flags})
 			if err != nil {
 				return err
@@ -49,6 +53,7 @@ func newServe(lookup env) *cobra.Command {
 	fs := cmd.Flags()
 	fs.SortFlags = false
 	fs.StringVar(&configFile, "config", "", "YAML configuration file")
+	fs.BoolVar(&allowAnonymous, "allow-anonymous", false, "serve a non-loopback address without authentication (same as --auth-allow-anonymous)")
 	for _, k := range config.Keys() {
 		v := &keyValue{s: k.Default(), typ: k.Type}
 		values[k.Name] = v

@@ -29,6 +29,8 @@ type Config struct {
 	Log      Log      `yaml:"log"`
 	Server   Server   `yaml:"server"`
 	Metrics  Metrics  `yaml:"metrics"`
+	Auth     Auth     `yaml:"auth"`
+	Network  Network  `yaml:"network"`
 }
 
 // Storage selects where blob bytes live.
@@ -101,6 +103,8 @@ func Default() Config {
 			MaxHeaderBytes:    1 * MiB,
 		},
 		Metrics: Metrics{Enabled: true},
+		Auth:    Auth{TokenTTL: 5 * time.Minute, Service: "berth"},
+		Network: Network{DefaultAction: "allow"},
 	}
 }
 

@@ -82,6 +82,10 @@ func TestEveryKeyFromEveryLayer(t *testing.T) {
 		"limits.max_manifest_size": "2MiB", "limits.max_page_size": "50", "log.level": "error",
 		"log.format": "json", "server.read_header_timeout": "3s", "server.idle_timeout": "4s",
 		"server.shutdown_timeout": "5s", "server.max_header_bytes": "64KiB", "metrics.enabled": "false",
+		"auth.enabled": "true", "auth.allow_anonymous": "false", "auth.anonymous_read": "public/*,lib/x",
+		"auth.token_ttl": "10m0s", "auth.realm": "https://r.example/token", "auth.service": "reg",
+		"network.default_action": "deny", "network.allow": "10.0.0.0/8,192.0.2.1", "network.deny": "10.66.0.0/16",
+		"network.trusted_proxies": "127.0.0.3",
 	}
 	if len(values) != len(Keys()) {
 		t.Fatalf("test covers %d keys, config has %d", len(values), len(Keys()))
@@ -238,6 +242,8 @@ metrics: {enabled: false}
 		Limits:   Limits{MaxManifestSize: 8 << 20, MaxPageSize: 200},
 		Log:      Log{Level: "warn", Format: "json"},
 		Server:   Server{ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute, ShutdownTimeout: 10 * time.Second, MaxHeaderBytes: 65536},
+		Auth:     Default().Auth,
+		Network:  Default().Network,
 	}
 	if c != want {
 		t.Errorf("got %+v\nwant %+v", c, want)

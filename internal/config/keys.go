@@ -36,7 +36,7 @@ func (k Key) Default() string { return k.get(Default()) }
 
 // Keys lists every configuration key in documentation order.
 func Keys() []Key {
-	return []Key{
+	return append([]Key{
 		str("listen", "address to listen on, host:port", func(c *Config) *string { return &c.Listen }),
 		str("data_dir", "directory for blobs and metadata unless storage.dir or metadata.path say otherwise", func(c *Config) *string { return &c.DataDir }),
 		str("storage.driver", "blob storage driver (filesystem)", func(c *Config) *string { return &c.Storage.Driver }),
@@ -54,7 +54,7 @@ func Keys() []Key {
 		duration("server.shutdown_timeout", "how long shutdown waits for requests in flight", func(c *Config) *time.Duration { return &c.Server.ShutdownTimeout }),
 		size("server.max_header_bytes", "largest request header block, e.g. 1MiB", func(c *Config) *Size { return &c.Server.MaxHeaderBytes }),
 		boolean("metrics.enabled", "serve Prometheus metrics at /metrics", func(c *Config) *bool { return &c.Metrics.Enabled }),
-	}
+	}, accessKeys()...)
 }
 
 // LookupKey returns the key named name.

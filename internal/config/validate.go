@@ -101,6 +101,7 @@ func (c Config) Validate() error {
 	} else if c.Server.MaxHeaderBytes > maxHeaderBytesCap {
 		bad("server.max_header_bytes", "must be at most %s", Size(maxHeaderBytesCap))
 	}
+	errs = append(errs, c.validateAccess()...)
 	return errors.Join(errs...)
 }
 
