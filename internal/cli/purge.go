@@ -9,7 +9,6 @@ import (
 	"io"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -323,7 +322,7 @@ func writeResult(w io.Writer, res *retention.Result, freed int64) error {
 			if o.Error != "" {
 				detail = o.Error
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", label, o.Repo, tag, short(o.Digest), detail)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", label, o.Repo, tag, retention.ShortDigest(o.Digest), detail)
 		}
 	}
 	rows("deleted", res.Deleted)
@@ -340,7 +339,7 @@ func writeResult(w io.Writer, res *retention.Result, freed int64) error {
 	}
 	fmt.Fprintf(tw, "\nDeleted %d tags and %d manifests; skipped %d; failed %d; about %s freed\n",
 		count(res.Deleted, retention.KindTag), count(res.Deleted, retention.KindManifest),
-		len(res.Skipped), len(res.Failed), humanBytes(freed))
+		len(res.Skipped), len(res.Failed), retention.HumanBytes(freed))
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("writing result: %w", err)
 	}
@@ -389,25 +388,4 @@ func freedBy(p *retention.Plan, res *retention.Result) int64 {
 		}
 	}
 	return total
-}
-
-func short(d digest.Digest) string {
-	s := string(d)
-	if i := strings.IndexByte(s, ':'); i >= 0 && len(s) > i+13 {
-		return s[:i+13]
-	}
-	return s
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return strconv.FormatInt(n, 10) + " B"
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -160,7 +160,7 @@ func Apply(ctx context.Context, p *Plan, del Deleter, check Checker, opts ApplyO
 			js   []int
 		}{{"index", g.children[i]}, {"subject", g.referrers[i]}} {
 			for _, j := range next.js {
-				if ms[j].Delete && block(repo, ms[j].Digest, fmt.Sprintf("%s %s was not deleted", next.role, shortDigest(ms[i].Digest))) {
+				if ms[j].Delete && block(repo, ms[j].Digest, fmt.Sprintf("%s %s was not deleted", next.role, ShortDigest(ms[i].Digest))) {
 					spread(repo, g, ms, j)
 				}
 			}
@@ -236,7 +236,7 @@ func (a *applier) deleteTag(ctx context.Context, repo string, planned Tag, why s
 		a.record(&a.res.Failed, o)
 		return false
 	case cur.Digest != planned.Digest || !cur.PushedAt.Equal(planned.PushedAt):
-		o.Reason = fmt.Sprintf("changed since plan: now %s pushed %s", shortDigest(cur.Digest), cur.PushedAt.UTC().Format("2006-01-02T15:04:05Z"))
+		o.Reason = fmt.Sprintf("changed since plan: now %s pushed %s", ShortDigest(cur.Digest), cur.PushedAt.UTC().Format("2006-01-02T15:04:05Z"))
 		a.record(&a.res.Skipped, o)
 		return false
 	case cur.Locked:

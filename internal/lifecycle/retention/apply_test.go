@@ -56,7 +56,7 @@ func names(os []Outcome) []string {
 }
 
 // sd is the short digest of a fixture name, as reasons print it.
-func sd(name string) string { return shortDigest(dg(name)) }
+func sd(name string) string { return ShortDigest(dg(name)) }
 
 func left(s *memSource, repo string) (tags, manifests []string) {
 	s.mu.Lock()

@@ -19,15 +19,15 @@ func WriteTable(w io.Writer, p *Plan) error {
 	fmt.Fprintln(tw, "REPOSITORY\tTAG\tDIGEST\tAGE\tACTION\tREASON")
 	for _, r := range p.Repositories {
 		for _, t := range r.Tags {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, t.Name, shortDigest(t.Digest), age(p.Now.Sub(t.PushedAt)), action(t.Decision), t.Reason)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, t.Name, ShortDigest(t.Digest), age(p.Now.Sub(t.PushedAt)), action(t.Decision), t.Reason)
 		}
 		for _, m := range r.Manifests {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, manifestLabel(m), shortDigest(m.Digest), age(p.Now.Sub(m.PushedAt)), action(m.Decision), m.Reason)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, manifestLabel(m), ShortDigest(m.Digest), age(p.Now.Sub(m.PushedAt)), action(m.Decision), m.Reason)
 		}
 	}
 	s := p.Summary
 	fmt.Fprintf(tw, "\n%d repositories: %d tags deleted, %d kept; %d manifests deleted, %d kept; about %s freed\n",
-		s.Repositories, s.TagsDeleted, s.TagsKept, s.ManifestsDeleted, s.ManifestsKept, humanBytes(s.BytesFreed))
+		s.Repositories, s.TagsDeleted, s.TagsKept, s.ManifestsDeleted, s.ManifestsKept, HumanBytes(s.BytesFreed))
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("writing plan table: %w", err)
 	}
@@ -60,7 +60,8 @@ func manifestLabel(m ManifestPlan) string {
 	return "<manifest>"
 }
 
-func shortDigest(d digest.Digest) string {
+// ShortDigest abbreviates a digest for tables: algorithm and 12 hex digits.
+func ShortDigest(d digest.Digest) string {
 	s := string(d)
 	if i := strings.IndexByte(s, ':'); i >= 0 && len(s) > i+13 {
 		return s[:i+13]
@@ -68,7 +69,8 @@ func shortDigest(d digest.Digest) string {
 	return s
 }
 
-func humanBytes(n int64) string {
+// HumanBytes formats a byte count in binary units, as plan tables show it.
+func HumanBytes(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return strconv.FormatInt(n, 10) + " B"
