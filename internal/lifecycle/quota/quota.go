@@ -1,0 +1,136 @@
+// Package quota accounts for what repositories store and enforces limits:
+// per-repository and global byte quotas, and a free-disk watermark below
+// which uploads are refused while pulls keep working.
+//
+// A repository's usage is the sum of the sizes of the blobs it links
+// (manifests live in the metadata database and are not counted). A blob
+// shared by two repositories counts fully in each, and once in the global
+// total. Checks run before bytes are written when the size is declared; a
+// push of undeclared size (a streamed chunk) is stopped at its manifest.
+package quota
+
+import (
+	"context"
+	"fmt"
+	"path"
+)
+
+// Rule limits the repositories whose name matches Pattern (path.Match
+// syntax: * does not cross a slash) to Limit bytes.
+type Rule struct {
+	Pattern string
+	Limit   int64
+}
+
+// Usage is what the limiter reads; metadata.BlobUsage provides it.
+type Usage interface {
+	RepoBytes(ctx context.Context, repo string) (int64, error)
+	LinkedBytes(ctx context.Context) (int64, error)
+}
+
+// Options configure a Limiter; zero values disable each limit.
+type Options struct {
+	// Global caps the bytes of distinct blobs the registry links.
+	Global int64
+	// Repos are tried in order; the first matching rule applies.
+	Repos []Rule
+	// MinFree is the free-disk watermark, in bytes, of Dir's filesystem.
+	MinFree int64
+	Dir     string
+}
+
+// ExceededError refuses a push over a quota.
+type ExceededError struct {
+	// Repo is the repository, or "" for the global quota.
+	Repo  string
+	Used  int64
+	Limit int64
+}
+
+func (e *ExceededError) Error() string {
+	if e.Repo == "" {
+		return fmt.Sprintf("quota exceeded: the registry uses %d of %d bytes", e.Used, e.Limit)
+	}
+	return fmt.Sprintf("quota exceeded: repository %s uses %d of %d bytes", e.Repo, e.Used, e.Limit)
+}
+
+// LowDiskError refuses an upload while free disk space is under the
+// watermark.
+type LowDiskError struct {
+	Free, Min int64
+}
+
+func (e *LowDiskError) Error() string {
+	return fmt.Sprintf("storage is low: %d bytes free, below the %d-byte watermark (storage.min_free_bytes); uploads are refused until space is freed, pulls still work", e.Free, e.Min)
+}
+
+// Limiter checks pushes against the quotas and the watermark.
+type Limiter struct {
+	usage Usage
+	opts  Options
+	free  func(dir string) (int64, error)
+}
+
+// New returns a Limiter reading usage.
+func New(usage Usage, opts Options) (*Limiter, error) {
+	for _, r := range opts.Repos {
+		if _, err := path.Match(r.Pattern, ""); err != nil {
+			return nil, fmt.Errorf("quota: pattern %q: %w", r.Pattern, err)
+		}
+	}
+	return &Limiter{usage: usage, opts: opts, free: freeBytes}, nil
+}
+
+// Limit returns the quota of repo, or 0 if none applies.
+func (l *Limiter) Limit(repo string) int64 {
+	for _, r := range l.opts.Repos {
+		if ok, _ := path.Match(r.Pattern, repo); ok {
+			return r.Limit
+		}
+	}
+	return 0
+}
+
+// AdmitBlob refuses n more bytes for repo with *LowDiskError or
+// *ExceededError. n = 0 checks only that nothing is exceeded already.
+func (l *Limiter) AdmitBlob(ctx context.Context, repo string, n int64) error {
+	if l.opts.MinFree > 0 {
+		free, err := l.free(l.opts.Dir)
+		if err != nil {
+			return fmt.Errorf("checking free disk space: %w", err)
+		}
+		if free-n < l.opts.MinFree {
+			return &LowDiskError{Free: free, Min: l.opts.MinFree}
+		}
+	}
+	return l.admitBytes(ctx, repo, n)
+}
+
+// AdmitManifest refuses a manifest for a repository already over a quota,
+// which streamed uploads and mounts can reach.
+func (l *Limiter) AdmitManifest(ctx context.Context, repo string) error {
+	return l.admitBytes(ctx, repo, 0)
+}
+
+func (l *Limiter) admitBytes(ctx context.Context, repo string, n int64) error {
+	n = max(n, 0)
+	if limit := l.Limit(repo); limit > 0 {
+		used, err := l.usage.RepoBytes(ctx, repo)
+		if err != nil {
+			return err
+		}
+		if used+n > limit {
+			return &ExceededError{Repo: repo, Used: used, Limit: limit}
+		}
+	}
+	if l.opts.Global > 0 {
+		used, err := l.usage.LinkedBytes(ctx)
+		if err != nil {
+			return err
+		}
+		if used+n > l.opts.Global {
+			return &ExceededError{Used: used, Limit: l.opts.Global}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,87 @@
+package quota
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/internal/storage"
+)
+
+// Links lists repository links; metadata.BlobUsage provides it.
+type Links interface {
+	RepoLinks(ctx context.Context, fn func(repo string, d digest.Digest, size int64) error) error
+}
+
+// Report is the registry's storage usage.
+type Report struct {
+	// StoredBytes and StoredBlobs are what the blob store holds, walked.
+	StoredBytes int64 `json:"storedBytes"`
+	StoredBlobs int   `json:"storedBlobs"`
+	// ReclaimableBytes is what garbage collection would free now; the
+	// caller fills it from a dry run.
+	ReclaimableBytes int64       `json:"reclaimableBytes"`
+	ReclaimableBlobs int         `json:"reclaimableBlobs"`
+	Repositories     []RepoUsage `json:"repositories"`
+}
+
+// RepoUsage is one repository's share. Unique bytes are in blobs no other
+// repository links (deleting the repository would free them); shared bytes
+// are in blobs other repositories link too.
+type RepoUsage struct {
+	Name        string `json:"name"`
+	Blobs       int    `json:"blobs"`
+	Bytes       int64  `json:"bytes"`
+	UniqueBytes int64  `json:"uniqueBytes"`
+	SharedBytes int64  `json:"sharedBytes"`
+	// Quota is the repository's limit in bytes, 0 if none.
+	Quota int64 `json:"quota,omitempty"`
+}
+
+// Measure walks the blob store and the links. limiter may be nil.
+func Measure(ctx context.Context, blobs storage.Walker, links Links, limiter *Limiter) (Report, error) {
+	var r Report
+	if err := blobs.Walk(ctx, func(_ digest.Digest, size int64) error {
+		r.StoredBlobs++
+		r.StoredBytes += size
+		return nil
+	}); err != nil {
+		return r, fmt.Errorf("measuring usage: %w", err)
+	}
+	type link struct {
+		d    digest.Digest
+		size int64
+	}
+	byRepo := map[string][]link{}
+	var order []string
+	holders := map[digest.Digest]int{}
+	if err := links.RepoLinks(ctx, func(repo string, d digest.Digest, size int64) error {
+		if _, ok := byRepo[repo]; !ok {
+			order = append(order, repo)
+		}
+		byRepo[repo] = append(byRepo[repo], link{d, size})
+		holders[d]++
+		return nil
+	}); err != nil {
+		return r, fmt.Errorf("measuring usage: %w", err)
+	}
+	r.Repositories = make([]RepoUsage, 0, len(order))
+	for _, name := range order {
+		u := RepoUsage{Name: name}
+		if limiter != nil {
+			u.Quota = limiter.Limit(name)
+		}
+		for _, l := range byRepo[name] {
+			u.Blobs++
+			u.Bytes += l.size
+			if holders[l.d] > 1 {
+				u.SharedBytes += l.size
+			} else {
+				u.UniqueBytes += l.size
+			}
+		}
+		r.Repositories = append(r.Repositories, u)
+	}
+	return r, nil
+}
