@@ -110,6 +110,7 @@ func newRoot(stdout, stderr io.Writer, lookup env) *cobra.Command {
 	})
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(newServe(lookup), newVersion(), newPurge(), newUser(lookup))
+	root.AddCommand(newTrash(), newLock())
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(root.FlagErrorFunc())
 	}

@@ -31,6 +31,9 @@ type Config struct {
 	Metrics  Metrics  `yaml:"metrics"`
 	Auth     Auth     `yaml:"auth"`
 	Network  Network  `yaml:"network"`
+
+	// Lifecycle holds the recycle bin settings (lifecycle.go).
+	Lifecycle Lifecycle `yaml:"lifecycle"`
 }
 
 // Storage selects where blob bytes live.
@@ -105,6 +108,8 @@ func Default() Config {
 		Metrics: Metrics{Enabled: true},
 		Auth:    Auth{TokenTTL: 5 * time.Minute, Service: "berth"},
 		Network: Network{DefaultAction: "allow"},
+
+		Lifecycle: Lifecycle{TrashDays: 7},
 	}
 }
 

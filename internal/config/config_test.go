@@ -86,6 +86,7 @@ func TestEveryKeyFromEveryLayer(t *testing.T) {
 		"auth.token_ttl": "10m0s", "auth.realm": "https://r.example/token", "auth.service": "reg",
 		"network.default_action": "deny", "network.allow": "10.0.0.0/8,192.0.2.1", "network.deny": "10.66.0.0/16",
 		"network.trusted_proxies": "127.0.0.3",
+		"lifecycle.trash_days":    "3",
 	}
 	if len(values) != len(Keys()) {
 		t.Fatalf("test covers %d keys, config has %d", len(values), len(Keys()))
@@ -244,6 +245,8 @@ metrics: {enabled: false}
 		Server:   Server{ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute, ShutdownTimeout: 10 * time.Second, MaxHeaderBytes: 65536},
 		Auth:     Default().Auth,
 		Network:  Default().Network,
+
+		Lifecycle: Default().Lifecycle,
 	}
 	if c != want {
 		t.Errorf("got %+v\nwant %+v", c, want)

@@ -50,6 +50,9 @@ func (c Config) Validate() error {
 	if c.Storage.Driver != StorageFilesystem {
 		bad("storage.driver", "unknown driver %q (want %q)", c.Storage.Driver, StorageFilesystem)
 	}
+	if c.Lifecycle.TrashDays < 0 || c.Lifecycle.TrashDays > 3650 {
+		bad("lifecycle.trash_days", "%d is not between 0 and 3650", c.Lifecycle.TrashDays)
+	}
 	if c.Metadata.Driver != MetadataSQLite {
 		bad("metadata.driver", "unknown driver %q (want %q)", c.Metadata.Driver, MetadataSQLite)
 	}

@@ -76,6 +76,8 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Logger:           s.log,
 		MaxManifestBytes: int64(s.cfg.Limits.MaxManifestSize),
 		MaxPageSize:      s.cfg.Limits.MaxPageSize,
+		Trash:            s.trash(),
+		Locks:            s.meta,
 	})
 	if err != nil {
 		return fmt.Errorf("building registry: %w", err)
@@ -89,7 +91,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	}
 
 	s.http = &http.Server{
-		Handler:           s.handler(mgmt),
+		Handler:           s.handler(api.WithLifecycle(mgmt, api.NewLifecycle(s.meta, mgmt))),
 		ReadHeaderTimeout: s.cfg.Server.ReadHeaderTimeout,
 		IdleTimeout:       s.cfg.Server.IdleTimeout,
 		MaxHeaderBytes:    int(s.cfg.Server.MaxHeaderBytes),
@@ -143,6 +145,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.ln) }()
+	stopTrash := s.startTrashExpiry(ctx)
 
 	var serveErr error
 	select {
@@ -150,6 +153,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		serveErr = fmt.Errorf("serving: %w", serveErr)
 	case <-ctx.Done():
 	}
+	stopTrash()
 	// The caller's context is done by now; shutdown gets its own deadline.
 	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Server.ShutdownTimeout)
 	defer cancel()
