@@ -41,6 +41,9 @@ func toOCI(err error) *oci.Error {
 		mr  *metadata.MissingRefError
 		mbe *http.MaxBytesError
 	)
+	if le, ok := limitError(err); ok {
+		return le
+	}
 	switch {
 	case errors.As(err, &oe):
 		return oe

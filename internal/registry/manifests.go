@@ -127,6 +127,9 @@ func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, rt rout
 	if err := r.checkPut(req.Context(), rt.name, d, tags); err != nil {
 		return err
 	}
+	if err := r.admitManifest(req.Context(), rt.name); err != nil {
+		return err
+	}
 	if err := r.opts.Meta.PutManifest(req.Context(), m, tags); err != nil {
 		return err
 	}

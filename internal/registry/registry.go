@@ -38,6 +38,8 @@ type Options struct {
 	Trash Trasher
 	// Locks, when set, are enforced on every push, pull and delete.
 	Locks LockReader
+	// Limits, when set, admits uploads and manifests (quotas, disk; see limits.go).
+	Limits Limiter
 }
 
 // Registry is the http.Handler of the /v2/ API.

@@ -27,6 +27,10 @@ func (r *Registry) startUpload(w http.ResponseWriter, req *http.Request, rt rout
 		// The blob cannot be mounted: the spec says to start an upload instead.
 	}
 	ctx := req.Context()
+	// A monolithic POST declares its size: refuse before anything is written.
+	if err := r.admitBlob(ctx, rt.name, req.ContentLength); err != nil {
+		return err
+	}
 	if q.Has("digest") {
 		d, err := parseDigest(q.Get("digest"))
 		if err != nil {
@@ -81,7 +85,9 @@ func (r *Registry) mount(w http.ResponseWriter, req *http.Request, name, dgst, f
 	} else if err != nil {
 		return false, err
 	}
-	if err := r.opts.Meta.LinkBlob(ctx, name, d, size); err != nil {
+	if err := r.opts.Meta.LinkBlob(ctx, name, d, size); errors.Is(err, metadata.ErrBlobCollecting) {
+		return false, nil // being collected: upload it instead
+	} else if err != nil {
 		return false, err
 	}
 	writeCommitted(w, name, d)
@@ -189,6 +195,13 @@ func (r *Registry) appendBody(w http.ResponseWriter, req *http.Request, name str
 		if !ok || start != info.Size || (req.ContentLength >= 0 && end-start+1 != req.ContentLength) {
 			setUploadHeaders(w, name, info)
 			return info, oci.Errorf(oci.CodeRangeInvalid, "chunk range %.64q does not continue upload at %d", cr, info.Size)
+		}
+	}
+	if req.ContentLength > 0 {
+		if err := r.admitBlob(req.Context(), name, info.Size+req.ContentLength); err != nil {
+			// The upload cannot finish: drop it rather than leave it behind.
+			_ = r.opts.Blobs.Cancel(context.WithoutCancel(req.Context()), info.ID)
+			return info, err
 		}
 	}
 	next, err := r.opts.Blobs.Append(req.Context(), info.ID, info.Size, req.Body)

@@ -1,0 +1,56 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/berth-registry/berth/internal/lifecycle/quota"
+	"github.com/berth-registry/berth/internal/metadata"
+	"github.com/berth-registry/berth/internal/oci"
+)
+
+// Limiter admits pushes; *quota.Limiter is the implementation. Refusals
+// are *quota.ExceededError or *quota.LowDiskError.
+type Limiter interface {
+	// AdmitBlob refuses n more bytes (0 when unknown) for repo.
+	AdmitBlob(ctx context.Context, repo string, n int64) error
+	// AdmitManifest refuses a manifest for a repository over its quota.
+	AdmitManifest(ctx context.Context, repo string) error
+}
+
+// admitBlob asks the limiter, if any, before bytes are written.
+func (r *Registry) admitBlob(ctx context.Context, repo string, n int64) error {
+	if r.opts.Limits == nil {
+		return nil
+	}
+	return r.opts.Limits.AdmitBlob(ctx, repo, max(n, 0))
+}
+
+func (r *Registry) admitManifest(ctx context.Context, repo string) error {
+	if r.opts.Limits == nil {
+		return nil
+	}
+	return r.opts.Limits.AdmitManifest(ctx, repo)
+}
+
+// limitError maps the refusals of quotas, the disk watermark and the
+// garbage collector; ok is false for any other error. A quota is a policy
+// (403 DENIED); a full disk is the server's condition, answered 507 with
+// the DENIED code so that clients print the message.
+func limitError(err error) (*oci.Error, bool) {
+	var (
+		qe *quota.ExceededError
+		le *quota.LowDiskError
+	)
+	switch {
+	case errors.As(err, &qe):
+		return oci.Errorf(oci.CodeDenied, "%s", qe.Error()).Wrap(err), true
+	case errors.As(err, &le):
+		return oci.Errorf(oci.CodeDenied, "%s", le.Error()).WithStatus(http.StatusInsufficientStorage).Wrap(err), true
+	case errors.Is(err, metadata.ErrBlobCollecting):
+		return oci.Errorf(oci.CodeBlobUploadInvalid, "blob was being garbage collected; upload it again").
+			WithStatus(http.StatusServiceUnavailable).Wrap(err), true
+	}
+	return nil, false
+}
