@@ -34,6 +34,8 @@ type Options struct {
 	// PullFlushInterval is how often recorded pulls are written to metadata;
 	// 0 means one second.
 	PullFlushInterval time.Duration
+	// Authorizer, if set, is asked about every request (see authorize.go).
+	Authorizer Authorizer
 	// Trash, when set, receives deletions instead of Meta (recycle bin).
 	Trash Trasher
 	// Locks, when set, are enforced on every push, pull and delete.
@@ -78,6 +80,9 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	rt, err := parseRoute(req.URL.Path)
 	if err != nil {
 		r.fail(w, req, err)
+		return
+	}
+	if req = r.authorize(w, req, rt); req == nil {
 		return
 	}
 	h, allowed := r.handler(rt, req.Method)

@@ -8,11 +8,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"sync/atomic"
 	"time"
 
+	"github.com/berth-registry/berth/internal/access/netrule"
 	"github.com/berth-registry/berth/internal/oci"
 )
 
@@ -30,6 +32,7 @@ const (
 	keyBytesOut  = "bytes_out"
 	keyDuration  = "duration"
 	keyRemote    = "remote"
+	keyClient    = "client"
 )
 
 type requestIDKey struct{}
@@ -73,6 +76,9 @@ type edge struct {
 	log     *slog.Logger
 	metrics *metrics // nil when metrics are disabled
 	ids     *requestIDs
+	// clientIP resolves the client address (network rules, trusted
+	// proxies); nil logs the peer only.
+	clientIP func(*http.Request) netip.Addr
 }
 
 func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -85,7 +91,13 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt := classify(r.URL.Path)
 	// The edge logs with the incoming context: it names the ID itself.
 	logCtx := r.Context()
-	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+	ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+	var client netip.Addr
+	if e.clientIP != nil {
+		client = e.clientIP(r)
+		ctx = netrule.WithClientIP(ctx, client)
+	}
+	r = r.WithContext(ctx)
 	var body *countingBody
 	if r.Body != nil && r.Body != http.NoBody {
 		body = &countingBody{ReadCloser: r.Body}
@@ -138,6 +150,7 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.Int64(keyBytesOut, rec.bytes),
 			slog.Duration(keyDuration, d),
 			slog.String(keyRemote, r.RemoteAddr),
+			slog.String(keyClient, client.String()),
 		)
 		if abort {
 			panic(http.ErrAbortHandler)

@@ -18,6 +18,7 @@ const (
 	routeAPI
 	routeHealth
 	routeMetrics
+	routeToken
 	numRoutes
 )
 
@@ -33,6 +34,7 @@ var routeNames = [numRoutes]string{
 	routeAPI:        "api",
 	routeHealth:     "health",
 	routeMetrics:    "metrics",
+	routeToken:      "token",
 }
 
 func (r route) String() string { return routeNames[r] }
@@ -53,6 +55,8 @@ func classify(path string) route {
 			return routeHealth
 		case path == "/metrics":
 			return routeMetrics
+		case path == "/token":
+			return routeToken
 		}
 		return routeOther
 	}

@@ -34,6 +34,7 @@ type Server struct {
 	blobs    storage.Store
 	meta     metadata.Store
 	registry *registry.Registry
+	access   *access
 	metrics  *metrics
 	ln       net.Listener
 	http     *http.Server
@@ -69,6 +70,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("opening metadata %s: %w", s.cfg.MetadataPath(), err)
 	}
 	s.meta = db
+	if s.access, err = s.openAccess(ctx, db); err != nil {
+		return err
+	}
 
 	s.registry, err = registry.New(registry.Options{
 		Blobs:            s.blobs,
@@ -76,6 +80,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Logger:           s.log,
 		MaxManifestBytes: int64(s.cfg.Limits.MaxManifestSize),
 		MaxPageSize:      s.cfg.Limits.MaxPageSize,
+		Authorizer:       s.access.authorizer(),
 		Trash:            s.trash(),
 		Locks:            s.meta,
 	})
@@ -230,6 +235,9 @@ func (s *Server) handler(mgmt http.Handler) http.Handler {
 			return metricsHandler
 		}
 		return notFound
+	}
+	if s.access != nil {
+		e.next, e.clientIP = s.access.wrap(e.next), s.access.clientIP
 	}
 	return e
 }

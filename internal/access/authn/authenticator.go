@@ -1,0 +1,183 @@
+package authn
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/berth-registry/berth/internal/access/authz"
+	"github.com/berth-registry/berth/internal/access/token"
+	"github.com/berth-registry/berth/internal/metadata"
+)
+
+// ErrCredentials means the credentials offered are wrong, unknown,
+// disabled or malformed; which of these is never told to the client.
+var ErrCredentials = errors.New("invalid credentials")
+
+// UserStore is what authentication needs of the account store.
+type UserStore interface {
+	User(ctx context.Context, name string) (*metadata.User, error)
+}
+
+// Authenticator turns a request's credentials into a Principal.
+type Authenticator struct {
+	users    UserStore
+	verifier *token.Verifier
+	// dummy is verified against when the account does not exist or is
+	// disabled, so that an unknown name costs what a wrong password does.
+	dummy string
+	cache loginCache
+}
+
+// NewAuthenticator returns an authenticator checking passwords against
+// users and registry tokens with verifier.
+func NewAuthenticator(users UserStore, verifier *token.Verifier) (*Authenticator, error) {
+	pw, err := GeneratePassword()
+	if err != nil {
+		return nil, err
+	}
+	dummy, err := HashPassword(pw)
+	if err != nil {
+		return nil, err
+	}
+	a := &Authenticator{users: users, verifier: verifier, dummy: dummy}
+	if _, err := rand.Read(a.cache.key[:]); err != nil {
+		return nil, fmt.Errorf("authenticator: %w", err)
+	}
+	return a, nil
+}
+
+// Authenticate reads the Authorization header: none is the anonymous
+// principal; Basic is checked against the account store; Bearer is a
+// registry token. Any other scheme or a failed check is ErrCredentials.
+func (a *Authenticator) Authenticate(r *http.Request) (*authz.Principal, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return &authz.Principal{}, nil
+	}
+	scheme, cred, _ := strings.Cut(h, " ")
+	cred = strings.TrimSpace(cred)
+	switch {
+	case strings.EqualFold(scheme, "Basic"):
+		name, pw, ok := r.BasicAuth()
+		if !ok {
+			return nil, fmt.Errorf("%w: malformed Basic credentials", ErrCredentials)
+		}
+		u, err := a.Login(r.Context(), name, pw)
+		if err != nil {
+			return nil, err
+		}
+		return &authz.Principal{Name: u.Name, Grants: u.Grants}, nil
+	case strings.EqualFold(scheme, "Bearer"):
+		c, err := a.verifier.Verify(cred)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrCredentials, err)
+		}
+		return &authz.Principal{Name: c.Subject, Token: c}, nil
+	}
+	return nil, fmt.Errorf("%w: unsupported scheme", ErrCredentials)
+}
+
+// Login checks a name and password and returns the enabled account. An
+// unknown or disabled account runs the same hash as a wrong password.
+func (a *Authenticator) Login(ctx context.Context, name, pw string) (*metadata.User, error) {
+	if len(name) > MaxUserNameLen || len(pw) > MaxPasswordLen {
+		VerifyPassword(a.dummy, "")
+		return nil, ErrCredentials
+	}
+	u, err := a.users.User(ctx, name)
+	if err != nil && !errors.Is(err, metadata.ErrNotFound) {
+		return nil, fmt.Errorf("looking up account: %w", err)
+	}
+	if u == nil || u.Disabled {
+		VerifyPassword(a.dummy, pw)
+		return nil, ErrCredentials
+	}
+	key := a.cache.keyOf(name, pw)
+	if a.cache.hit(key, u.PasswordHash) {
+		return u, nil
+	}
+	if !VerifyPassword(u.PasswordHash, pw) {
+		return nil, ErrCredentials
+	}
+	a.cache.put(key, u.PasswordHash)
+	return u, nil
+}
+
+// Verifier is the registry token verifier, for handlers that need it.
+func (a *Authenticator) Verifier() *token.Verifier { return a.verifier }
+
+// loginCache remembers recent successful logins so that clients sending
+// Basic credentials on every request (curl, some CI tools) pay for
+// argon2id once a minute, not per request. Entries are keyed by an HMAC
+// of name and password under a per-process key (no password is kept) and
+// bound to the stored hash: a changed password or a disabled account
+// (checked before the cache) takes effect at once.
+type loginCache struct {
+	key [32]byte
+	mu  sync.Mutex
+	m   map[[32]byte]loginEntry
+	now func() time.Time
+}
+
+type loginEntry struct {
+	hash    string
+	expires time.Time
+}
+
+const (
+	loginCacheTTL  = time.Minute
+	loginCacheSize = 1024
+)
+
+func (c *loginCache) keyOf(name, pw string) [32]byte {
+	m := hmac.New(sha256.New, c.key[:])
+	m.Write([]byte(base64.RawStdEncoding.EncodeToString([]byte(name))))
+	m.Write([]byte{':'})
+	m.Write([]byte(pw))
+	var k [32]byte
+	copy(k[:], m.Sum(nil))
+	return k
+}
+
+func (c *loginCache) clock() time.Time {
+	if c.now != nil {
+		return c.now()
+	}
+	return time.Now()
+}
+
+func (c *loginCache) hit(k [32]byte, hash string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[k]
+	return ok && e.hash == hash && c.clock().Before(e.expires)
+}
+
+func (c *loginCache) put(k [32]byte, hash string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.clock()
+	if c.m == nil {
+		c.m = make(map[[32]byte]loginEntry)
+	}
+	if len(c.m) >= loginCacheSize {
+		for k, e := range c.m {
+			if !now.Before(e.expires) {
+				delete(c.m, k)
+			}
+		}
+		if len(c.m) >= loginCacheSize {
+			clear(c.m)
+		}
+	}
+	c.m[k] = loginEntry{hash: hash, expires: now.Add(loginCacheTTL)}
+}
