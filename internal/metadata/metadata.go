@@ -286,6 +286,15 @@ type Collection interface {
 	ReleaseBlobs(ctx context.Context, ds []digest.Digest) error
 }
 
+// CheckedLinker links a blob only if check passes inside the linking
+// transaction, which the collector's deletions cannot overtake. The
+// registry checks that the bytes exist this way; a check made before
+// LinkBlob could be stale by the time the link is written.
+type CheckedLinker interface {
+	// LinkBlobChecked is LinkBlob, failing with check's error if any.
+	LinkBlobChecked(ctx context.Context, repo string, d digest.Digest, size int64, check func(context.Context) error) error
+}
+
 // GCRun is one garbage collection run, as the history keeps it.
 type GCRun struct {
 	ID       int64         `json:"id"`

@@ -3,11 +3,15 @@ package registry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+
+	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/internal/lifecycle/quota"
 	"github.com/berth-registry/berth/internal/metadata"
 	"github.com/berth-registry/berth/internal/oci"
+	"github.com/berth-registry/berth/internal/storage"
 )
 
 // Limiter admits pushes; *quota.Limiter is the implementation. Refusals
@@ -53,4 +57,23 @@ func limitError(err error) (*oci.Error, bool) {
 			WithStatus(http.StatusServiceUnavailable).Wrap(err), true
 	}
 	return nil, false
+}
+
+// link records that name holds d. The bytes are checked to exist inside
+// the linking transaction when the store can: a blob found by a mount or
+// deduplicated by a commit may be deleted by the collector in between, and
+// a link to missing bytes would let a manifest PUT succeed unpullable.
+func (r *Registry) link(ctx context.Context, name string, d digest.Digest, size int64) error {
+	cl, ok := r.opts.Meta.(metadata.CheckedLinker)
+	if !ok {
+		return r.opts.Meta.LinkBlob(ctx, name, d, size)
+	}
+	return cl.LinkBlobChecked(ctx, name, d, size, func(ctx context.Context) error {
+		if _, err := r.opts.Blobs.Stat(ctx, d); errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("%w: bytes already deleted", metadata.ErrBlobCollecting)
+		} else if err != nil {
+			return err
+		}
+		return nil
+	})
 }

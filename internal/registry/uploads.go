@@ -85,7 +85,7 @@ func (r *Registry) mount(w http.ResponseWriter, req *http.Request, name, dgst, f
 	} else if err != nil {
 		return false, err
 	}
-	if err := r.opts.Meta.LinkBlob(ctx, name, d, size); errors.Is(err, metadata.ErrBlobCollecting) {
+	if err := r.link(ctx, name, d, size); errors.Is(err, metadata.ErrBlobCollecting) {
 		return false, nil // being collected: upload it instead
 	} else if err != nil {
 		return false, err
@@ -140,7 +140,7 @@ func (r *Registry) finish(w http.ResponseWriter, req *http.Request, name string,
 		}
 		return err
 	}
-	if err := r.opts.Meta.LinkBlob(ctx, name, d, size); err != nil {
+	if err := r.link(ctx, name, d, size); err != nil {
 		return err
 	}
 	writeCommitted(w, name, d)

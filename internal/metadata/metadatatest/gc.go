@@ -18,6 +18,7 @@ type GCStore interface {
 	metadata.Collection
 	metadata.GCHistory
 	metadata.BlobUsage
+	metadata.CheckedLinker
 }
 
 // RunGC checks the Collection, GCHistory and BlobUsage roles. Beyond the
@@ -29,6 +30,7 @@ func RunGC(t *testing.T, open func(t *testing.T) GCStore) {
 	t.Run("Condemn", func(t *testing.T) { testCondemn(t, open(t)) })
 	t.Run("History", func(t *testing.T) { testGCHistory(t, open(t)) })
 	t.Run("Usage", func(t *testing.T) { testBlobUsage(t, open(t)) })
+	t.Run("CheckedLink", func(t *testing.T) { testCheckedLink(t, open(t)) })
 }
 
 func gcDigest(s string) digest.Digest { return digest.FromString(s) }
@@ -209,5 +211,31 @@ func testBlobUsage(t *testing.T, s GCStore) {
 		return nil
 	}); err != nil || !slices.Equal(links, []string{"a", "a", "b"}) {
 		t.Errorf("RepoLinks repos = %v, %v", links, err)
+	}
+}
+
+func testCheckedLink(t *testing.T, s GCStore) {
+	ctx := context.Background()
+	d := gcDigest("checked")
+	errGone := errors.New("bytes gone")
+	if err := s.LinkBlobChecked(ctx, "a", d, 1, func(context.Context) error { return errGone }); !errors.Is(err, errGone) {
+		t.Errorf("failing check: %v", err)
+	}
+	if _, err := s.StatBlob(ctx, "a", d); !errors.Is(err, metadata.ErrNotFound) {
+		t.Errorf("a failed check linked the blob: %v", err)
+	}
+	if err := s.LinkBlobChecked(ctx, "a", d, 1, func(context.Context) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.StatBlob(ctx, "a", d); err != nil || n != 1 {
+		t.Errorf("StatBlob = %d, %v", n, err)
+	}
+	if _, err := s.CondemnBlobs(ctx, []digest.Digest{d}, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	called := false
+	err := s.LinkBlobChecked(ctx, "a", d, 1, func(context.Context) error { called = true; return nil })
+	if !errors.Is(err, metadata.ErrBlobCollecting) || called {
+		t.Errorf("condemned blob: err %v, check called %v", err, called)
 	}
 }

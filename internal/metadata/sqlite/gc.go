@@ -264,3 +264,34 @@ CREATE TABLE gc_runs (
 	error    TEXT    NOT NULL DEFAULT ''
 );
 `
+
+var _ metadata.CheckedLinker = (*Store)(nil)
+
+// LinkBlobChecked is LinkBlob with check run inside the transaction, after
+// the tombstone check: the collector deletes bytes between condemning and
+// releasing a blob, so a check that the bytes exist, made here, cannot be
+// overtaken by a deletion.
+func (s *Store) LinkBlobChecked(ctx context.Context, repo string, d digest.Digest, size int64, check func(context.Context) error) error {
+	if repo == "" || d == "" || size < 0 {
+		return fmt.Errorf("linking blob %q in %q: repository, digest and a size >= 0 are required", d, repo)
+	}
+	err := s.write(ctx, func(tx *wtx) error {
+		if err := checkTombstone(ctx, tx, d); err != nil {
+			return err
+		}
+		if err := check(ctx); err != nil {
+			return err
+		}
+		at := s.now()
+		id, err := ensureRepo(ctx, tx, repo, at)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, linkBlobSQL, id, d.String(), size, nanos(at))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("linking blob %s in %s: %w", d, repo, err)
+	}
+	return nil
+}
