@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -240,4 +242,45 @@ func TestAuthOffByDefault(t *testing.T) {
 	if resp, _ := authDo(t, "GET", s.URL()+"/token", creds{}); resp.StatusCode != 404 {
 		t.Errorf("/token with auth off: %d, want 404", resp.StatusCode)
 	}
+}
+
+// TestMountNeedsPullOnSource: a cross-repository mount copies a blob out
+// of its source, so without pull there it becomes a plain upload.
+func TestMountNeedsPullOnSource(t *testing.T) {
+	cfg := authConfig(t)
+	s, _, _ := start(t, cfg)
+	pw, _ := os.ReadFile(filepath.Join(cfg.DataDir, adminPasswordFile))
+	admin := creds{user: "admin", pass: strings.TrimSpace(string(pw))}
+	addUser(t, s, "wr", "writer-pass", false, metadata.Grant{Pattern: "team/*", Role: "writer"})
+	writer := creds{user: "wr", pass: "writer-pass"}
+
+	blob := "a secret layer"
+	d := "sha256:" + sha256Hex(blob)
+	req, _ := http.NewRequest(http.MethodPost, s.URL()+"/v2/secret/x/blobs/uploads/?digest="+d, strings.NewReader(blob))
+	req.SetBasicAuth(admin.user, admin.pass)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("monolithic upload: %d", resp.StatusCode)
+	}
+	for _, tt := range []struct {
+		name string
+		c    creds
+		want int
+	}{{"writer without pull on source", writer, http.StatusAccepted}, {"admin", admin, http.StatusCreated}} {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := authDo(t, http.MethodPost, s.URL()+"/v2/team/app/blobs/uploads/?mount="+d+"&from=secret/x", tt.c)
+			if resp.StatusCode != tt.want {
+				t.Errorf("mount: %d, want %d (%s)", resp.StatusCode, tt.want, body)
+			}
+		})
+	}
+}
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
 }
