@@ -34,6 +34,9 @@ type Config struct {
 
 	// Lifecycle holds the recycle bin settings (lifecycle.go).
 	Lifecycle Lifecycle `yaml:"lifecycle"`
+	// GC and Quota configure collection and limits (gc.go).
+	GC    GC    `yaml:"gc"`
+	Quota Quota `yaml:"quota"`
 }
 
 // Storage selects where blob bytes live.
@@ -41,6 +44,8 @@ type Storage struct {
 	Driver string `yaml:"driver"`
 	// Dir is the blob directory; empty means <data_dir>/blobs.
 	Dir string `yaml:"dir"`
+	// MinFreeBytes refuses uploads while the blob filesystem has less free.
+	MinFreeBytes Size `yaml:"min_free_bytes"`
 }
 
 // Metadata selects the metadata database.
@@ -110,6 +115,7 @@ func Default() Config {
 		Network: Network{DefaultAction: "allow"},
 
 		Lifecycle: Lifecycle{TrashDays: 7},
+		GC:        GC{GracePeriod: time.Hour},
 	}
 }
 

@@ -87,6 +87,8 @@ func TestEveryKeyFromEveryLayer(t *testing.T) {
 		"network.default_action": "deny", "network.allow": "10.0.0.0/8,192.0.2.1", "network.deny": "10.66.0.0/16",
 		"network.trusted_proxies": "127.0.0.3",
 		"lifecycle.trash_days":    "3",
+		"storage.min_free_bytes":  "5GiB", "gc.grace_period": "30m0s", "gc.interval": "24h0m0s",
+		"quota.global": "100GiB", "quota.repositories": "team-a/*=10GiB,*=1GiB",
 	}
 	if len(values) != len(Keys()) {
 		t.Fatalf("test covers %d keys, config has %d", len(values), len(Keys()))
@@ -247,6 +249,7 @@ metrics: {enabled: false}
 		Network:  Default().Network,
 
 		Lifecycle: Default().Lifecycle,
+		GC:        Default().GC,
 	}
 	if c != want {
 		t.Errorf("got %+v\nwant %+v", c, want)

@@ -105,6 +105,7 @@ func (c Config) Validate() error {
 		bad("server.max_header_bytes", "must be at most %s", Size(maxHeaderBytesCap))
 	}
 	errs = append(errs, c.validateAccess()...)
+	errs = append(errs, c.validateGC()...)
 	return errors.Join(errs...)
 }
 
