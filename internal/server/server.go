@@ -35,6 +35,7 @@ type Server struct {
 	meta     metadata.Store
 	registry *registry.Registry
 	access   *access
+	storage  *storageServices
 	metrics  *metrics
 	ln       net.Listener
 	http     *http.Server
@@ -73,6 +74,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if s.access, err = s.openAccess(ctx, db); err != nil {
 		return err
 	}
+	if s.storage, err = newStorageServices(s.cfg, fs, db, s.log); err != nil {
+		return err
+	}
 
 	s.registry, err = registry.New(registry.Options{
 		Blobs:            s.blobs,
@@ -83,6 +87,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Authorizer:       s.access.authorizer(),
 		Trash:            s.trash(),
 		Locks:            s.meta,
+		Limits:           s.storage.limits(),
 	})
 	if err != nil {
 		return fmt.Errorf("building registry: %w", err)
@@ -96,7 +101,8 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	}
 
 	s.http = &http.Server{
-		Handler:           s.handler(api.WithLifecycle(mgmt, api.NewLifecycle(s.meta, mgmt))),
+		Handler: s.handler(api.WithStorage(api.WithLifecycle(mgmt, api.NewLifecycle(s.meta, mgmt)),
+			api.NewStorage(s.storage.gc, s.storage.meter, mgmt))),
 		ReadHeaderTimeout: s.cfg.Server.ReadHeaderTimeout,
 		IdleTimeout:       s.cfg.Server.IdleTimeout,
 		MaxHeaderBytes:    int(s.cfg.Server.MaxHeaderBytes),
@@ -150,6 +156,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.ln) }()
+	stopGC := s.storage.start(ctx)
 	stopTrash := s.startTrashExpiry(ctx)
 
 	var serveErr error
@@ -182,6 +189,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	if err := s.registry.Close(closeCtx); err != nil {
 		errs = append(errs, fmt.Errorf("closing registry: %w", err))
 	}
+	stopGC() // a scheduled run ends before its stores close
 	errs = append(errs, s.closeStores())
 	return errors.Join(errs...)
 }

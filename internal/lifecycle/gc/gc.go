@@ -288,3 +288,10 @@ func (c *Collector) sweepUploads(ctx context.Context, cutoff time.Time, dryRun b
 	}
 	return nil
 }
+
+// Reclaimable is what a run with this grace period would delete now, from
+// a dry run that is not recorded.
+func (c *Collector) Reclaimable(ctx context.Context, grace time.Duration) (int, int64, error) {
+	res, err := c.Run(ctx, Options{Grace: grace, DryRun: true})
+	return res.Blobs, res.Bytes, err
+}

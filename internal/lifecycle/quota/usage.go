@@ -3,6 +3,7 @@ package quota
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -37,6 +38,33 @@ type RepoUsage struct {
 	SharedBytes int64  `json:"sharedBytes"`
 	// Quota is the repository's limit in bytes, 0 if none.
 	Quota int64 `json:"quota,omitempty"`
+}
+
+// Reclaimer reports what garbage collection would free now; the
+// collector's dry run (gc.Collector) provides it.
+type Reclaimer interface {
+	Reclaimable(ctx context.Context, grace time.Duration) (blobs int, bytes int64, err error)
+}
+
+// Meter measures usage; its fields but Blobs and Links may be nil.
+type Meter struct {
+	Blobs     storage.Walker
+	Links     Links
+	Limiter   *Limiter
+	Reclaimer Reclaimer
+	Grace     time.Duration
+}
+
+// Usage measures now, reclaimable bytes included when a Reclaimer is set.
+func (m Meter) Usage(ctx context.Context) (Report, error) {
+	r, err := Measure(ctx, m.Blobs, m.Links, m.Limiter)
+	if err != nil || m.Reclaimer == nil {
+		return r, err
+	}
+	if r.ReclaimableBlobs, r.ReclaimableBytes, err = m.Reclaimer.Reclaimable(ctx, m.Grace); err != nil {
+		return r, fmt.Errorf("measuring reclaimable bytes: %w", err)
+	}
+	return r, nil
 }
 
 // Measure walks the blob store and the links. limiter may be nil.
