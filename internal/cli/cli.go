@@ -111,6 +111,7 @@ func newRoot(stdout, stderr io.Writer, lookup env) *cobra.Command {
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(newServe(lookup), newVersion(), newPurge(), newUser(lookup))
 	root.AddCommand(newTrash(), newLock())
+	root.AddCommand(newGC(lookup), newUsage(lookup))
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(root.FlagErrorFunc())
 	}
