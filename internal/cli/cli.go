@@ -112,6 +112,7 @@ func newRoot(stdout, stderr io.Writer, lookup env) *cobra.Command {
 	root.AddCommand(newServe(lookup), newVersion(), newPurge(), newUser(lookup))
 	root.AddCommand(newTrash(), newLock())
 	root.AddCommand(newGC(lookup), newUsage(lookup))
+	root.AddCommand(newScan(), newVulndb())
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(root.FlagErrorFunc())
 	}
