@@ -255,3 +255,38 @@ func TestServiceHistory(t *testing.T) {
 		t.Errorf("runs = %+v", runs)
 	}
 }
+
+func TestServiceLoop(t *testing.T) {
+	e := newTestEnv(t)
+	e.push("a", "collected on schedule")
+	s := NewService(e.c, e.meta, 0, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Loop(ctx, 5*time.Millisecond); close(done) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		runs, err := s.Runs(context.Background(), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(runs) >= 2 {
+			if runs[len(runs)-1].Blobs != 1 {
+				t.Errorf("first scheduled run = %+v, want 1 blob deleted", runs[len(runs)-1])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d scheduled runs in 5s", len(runs))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Loop did not stop with its context")
+	}
+	if _, err := s.Run(context.Background(), Options{}); err != nil {
+		t.Errorf("a run after the loop stopped: %v", err)
+	}
+}
