@@ -466,3 +466,50 @@ func TestVulndbStatus(t *testing.T) {
 		t.Fatalf("json status %+v, %v", st, err)
 	}
 }
+
+// TestScanPartialIsLoud scans an image the inventory cannot fully read (an
+// rpm database): the report and stderr say PARTIAL, nothing claims the
+// image is clean, and with no finding left the exit code stays 0.
+func TestScanPartialIsLoud(t *testing.T) {
+	raw := layerTar(t, map[string][]byte{
+		"etc/os-release":           []byte("ID=rocky\nVERSION_ID=9.3\n"),
+		"var/lib/rpm/rpmdb.sqlite": []byte("SQLite format 3\x00"),
+	})
+	l, err := harness.NewLayout(filepath.Join(t.TempDir(), "layout"), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ld, err := l.WriteBlob(ocispec.MediaTypeImageLayer, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := json.Marshal(ocispec.Image{Platform: ocispec.Platform{OS: "linux", Architecture: "amd64"}, RootFS: ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{ld.Digest}}})
+	cd, err := l.WriteBlob(ocispec.MediaTypeImageConfig, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: cd, Layers: []ocispec.Descriptor{ld}}
+	m.SchemaVersion = 2
+	md, err := l.WriteJSON(ocispec.MediaTypeImageManifest, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Tag(md, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := scan(t, l.Dir, "--db", goAdvisories, "--exit-code", "1")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"!!! PARTIAL SCAN", "rpm database not supported yet", "the scan is PARTIAL"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "No vulnerabilities found.") {
+		t.Errorf("a partial scan claims the image is clean:\n%s", out)
+	}
+	if !strings.Contains(errOut, "WARNING: PARTIAL SCAN") {
+		t.Errorf("stderr lacks the warning: %q", errOut)
+	}
+}
