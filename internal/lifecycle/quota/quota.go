@@ -13,6 +13,8 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"sync"
+	"time"
 )
 
 // Rule limits the repositories whose name matches Pattern (path.Match
@@ -69,7 +71,17 @@ type Limiter struct {
 	usage Usage
 	opts  Options
 	free  func(dir string) (int64, error)
+	now   func() time.Time
+
+	mu       sync.Mutex // guards the cached global total
+	global   int64
+	globalAt time.Time
 }
+
+// globalTTL bounds how stale the global total may be: it sums every link
+// in the registry, too much work for every chunk of every upload. The
+// global quota may thus be overshot by what is pushed within a second.
+const globalTTL = time.Second
 
 // New returns a Limiter reading usage.
 func New(usage Usage, opts Options) (*Limiter, error) {
@@ -78,7 +90,7 @@ func New(usage Usage, opts Options) (*Limiter, error) {
 			return nil, fmt.Errorf("quota: pattern %q: %w", r.Pattern, err)
 		}
 	}
-	return &Limiter{usage: usage, opts: opts, free: freeBytes}, nil
+	return &Limiter{usage: usage, opts: opts, free: freeBytes, now: time.Now}, nil
 }
 
 // Limit returns the quota of repo, or 0 if none applies.
@@ -124,7 +136,7 @@ func (l *Limiter) admitBytes(ctx context.Context, repo string, n int64) error {
 		}
 	}
 	if l.opts.Global > 0 {
-		used, err := l.usage.LinkedBytes(ctx)
+		used, err := l.linkedBytes(ctx)
 		if err != nil {
 			return err
 		}
@@ -133,4 +145,17 @@ func (l *Limiter) admitBytes(ctx context.Context, repo string, n int64) error {
 		}
 	}
 	return nil
+}
+
+func (l *Limiter) linkedBytes(ctx context.Context) (int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now := l.now(); l.globalAt.IsZero() || now.Sub(l.globalAt) >= globalTTL {
+		n, err := l.usage.LinkedBytes(ctx)
+		if err != nil {
+			return 0, err
+		}
+		l.global, l.globalAt = n, now
+	}
+	return l.global, nil
 }

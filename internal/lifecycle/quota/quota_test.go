@@ -6,6 +6,7 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -126,5 +127,30 @@ func TestMeasure(t *testing.T) {
 	}
 	if b.Name != "b" || b.Bytes != 10 || b.UniqueBytes != 0 || b.SharedBytes != 10 || b.Quota != 0 {
 		t.Errorf("b = %+v", b)
+	}
+}
+
+func TestGlobalTotalIsCachedBriefly(t *testing.T) {
+	ctx := context.Background()
+	meta := openMeta(t)
+	l, err := New(meta, Options{Global: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	l.now = func() time.Time { return now }
+	if err := l.AdmitBlob(ctx, "a", 10); err != nil {
+		t.Fatalf("empty registry: %v", err)
+	}
+	if err := meta.LinkBlob(ctx, "a", digest.FromString("x"), 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.AdmitBlob(ctx, "a", 1); err != nil {
+		t.Errorf("within the TTL the cached total should admit: %v", err)
+	}
+	now = now.Add(globalTTL)
+	var ee *ExceededError
+	if err := l.AdmitBlob(ctx, "a", 1); !errors.As(err, &ee) || ee.Used != 10 {
+		t.Errorf("after the TTL: %v, want the fresh total of 10 exceeded", err)
 	}
 }
