@@ -45,6 +45,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup en
 	if err == nil {
 		return ExitOK
 	}
+	// A command that asks for a particular exit code (the scan gate's
+	// --exit-code) has already said what it found; it is not a failure to
+	// report as one.
+	var coded interface{ ExitCode() int }
+	if errors.As(err, &coded) {
+		fmt.Fprintf(stderr, "berth: %s\n", err)
+		return coded.ExitCode()
+	}
 	// Print every line of a joined error with the prefix, so that each
 	// configuration problem reads as its own message.
 	for _, line := range strings.Split(err.Error(), "\n") {

@@ -102,10 +102,9 @@ func (f *scanFlags) check() (scanOptions, error) {
 	if len(f.dbs) == 0 {
 		return o, errors.New("--db is required: berth scans offline, against OSV advisories you provide")
 	}
-	// run() turns every error into exit code 1, so other codes cannot be
-	// honoured yet; refusing them beats exiting with the wrong one.
-	if f.exitCode != 0 && f.exitCode != 1 {
-		return o, fmt.Errorf("--exit-code %d: only 0 and 1 are supported for now", f.exitCode)
+	// Shells keep only the low byte of an exit status.
+	if f.exitCode < 0 || f.exitCode > 255 {
+		return o, fmt.Errorf("--exit-code %d: must be between 0 and 255", f.exitCode)
 	}
 	var err error
 	if o.format, err = scanreport.ParseFormat(f.format); err != nil {

@@ -318,6 +318,7 @@ func TestScanSources(t *testing.T) {
 		{"--ignore-unfixed drops it", []string{"--severity", "UNKNOWN", "--ignore-unfixed", "--exit-code", "1"}, 1, []string{"GO-2021-0113"}},
 		{"--ignore-unfixed alone", []string{"--ignore-unfixed"}, 0, []string{"GO-2020-0015", "GO-2021-0113", "GO-2022-0956"}},
 		{"MEDIUM,LOW with --ignore-unfixed: passes", []string{"--severity", "MEDIUM,LOW", "--ignore-unfixed", "--exit-code", "1"}, 0, []string{}},
+		{"any exit code is honoured", []string{"--severity", "HIGH", "--exit-code", "13"}, 13, []string{"GO-2020-0015", "GO-2022-0956"}},
 	}
 	for _, g := range gates {
 		t.Run(g.name, func(t *testing.T) {
@@ -429,7 +430,7 @@ func TestScanUsage(t *testing.T) {
 		{"no db", []string{"x.tar"}, ExitUsage, "--db is required"},
 		{"bad severity", []string{"x.tar", "--db", goAdvisories, "--severity", "HIGH,SEVERE"}, ExitUsage, `unknown severity "SEVERE"`},
 		{"bad format", []string{"x.tar", "--db", goAdvisories, "--format", "xml"}, ExitUsage, `unknown format "xml"`},
-		{"exit code not honoured yet", []string{"x.tar", "--db", goAdvisories, "--exit-code", "3"}, ExitUsage, "only 0 and 1"},
+		{"exit code out of range", []string{"x.tar", "--db", goAdvisories, "--exit-code", "256"}, ExitUsage, "between 0 and 255"},
 		{"missing image", []string{filepath.Join(t.TempDir(), "none.tar"), "--db", goAdvisories}, ExitError, "no such file"},
 		{"empty database", []string{"x.tar", "--db", t.TempDir()}, ExitError, "no advisories in"},
 	}
