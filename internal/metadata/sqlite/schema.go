@@ -124,6 +124,8 @@ CREATE TABLE immutable_rules (
 `,
 	// garbage collection tombstones and run history (see gc.go).
 	gcSchema,
+	// relay cursors and the audit log (see cursors.go and audit.go).
+	relaySchema,
 }
 
 // SchemaVersion is the schema version this package writes. migrations is
