@@ -15,6 +15,11 @@ func (r *Registry) getBlob(w http.ResponseWriter, req *http.Request, rt route) e
 		return err
 	}
 	ctx := req.Context()
+	// The lock is checked first, so a refusal says nothing about which
+	// blobs exist.
+	if err := r.checkBlobRead(ctx, rt.name); err != nil {
+		return err
+	}
 	if _, err := r.opts.Meta.StatBlob(ctx, rt.name, d); err != nil {
 		return missing(err, oci.CodeBlobUnknown, "blob")
 	}
