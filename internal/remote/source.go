@@ -14,9 +14,12 @@ import (
 
 // Source is a Berth server seen by the retention engine: listings and times
 // come from /api/v1, deletions go through the OCI API, so the server's own
-// checks (and, later, locks) apply to every deletion.
+// checks, locks included, apply to every deletion. Locks and immutability
+// rules are read once per repository to mark items Locked in the plan.
 type Source struct {
-	c *Client
+	c     *Client
+	opts  SourceOptions
+	locks lockCache
 }
 
 var (
@@ -53,6 +56,9 @@ func (s *Source) Tags(ctx context.Context, repo string) ([]retention.Tag, error)
 	if err != nil {
 		return nil, notFound(err)
 	}
+	if err := s.markTags(ctx, repo, out); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
@@ -76,6 +82,9 @@ func (s *Source) Manifests(ctx context.Context, repo string) ([]retention.Manife
 	if err != nil {
 		return nil, notFound(err)
 	}
+	if err := s.markManifests(ctx, repo, out); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
@@ -95,6 +104,9 @@ func manifestOf(m ManifestInfo) retention.Manifest {
 
 // DeleteTag removes the tag only, through the OCI API.
 func (s *Source) DeleteTag(ctx context.Context, repo, tag string) error {
+	if err := s.unlockForDelete(ctx, repo, tag, ""); err != nil {
+		return err
+	}
 	return notFound(s.c.DeleteTag(ctx, repo, tag))
 }
 
@@ -102,6 +114,9 @@ func (s *Source) DeleteTag(ctx context.Context, repo, tag string) error {
 // the manifest's tags with it; Apply's re-check just before narrows, but
 // does not close, the window in which a new tag could go too.
 func (s *Source) DeleteManifest(ctx context.Context, repo string, d digest.Digest) error {
+	if err := s.unlockForDelete(ctx, repo, "", d); err != nil {
+		return err
+	}
 	return notFound(s.c.DeleteManifest(ctx, repo, d))
 }
 
