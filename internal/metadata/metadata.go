@@ -216,7 +216,9 @@ type Event struct {
 	MediaType string        `json:"mediaType,omitempty"`
 	Size      int64         `json:"size,omitempty"`
 	Actor     string        `json:"actor,omitempty"`
-	At        time.Time     `json:"at"`
+	// ClientIP is the address the change came from (WithClientIP), or "".
+	ClientIP string    `json:"clientIP,omitempty"`
+	At       time.Time `json:"at"`
 }
 
 // Event types written by the registry's changes.

@@ -15,6 +15,14 @@ const maxEvents = 10000
 func insertEvent(ctx context.Context, tx *wtx, e metadata.Event) error {
 	e.ID = 0
 	e.At = e.At.UTC()
+	// Every writer gets who and where from the context, so that no event
+	// reaches the audit log anonymous because its writer forgot.
+	if e.Actor == "" {
+		e.Actor = metadata.ActorFrom(ctx)
+	}
+	if e.ClientIP == "" {
+		e.ClientIP = metadata.ClientIPFrom(ctx)
+	}
 	payload, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("encoding %s event: %w", e.Type, err)
