@@ -34,7 +34,13 @@ together with its signatures and other referrers.
 At least one deletion rule is required: --ago, --max-tags or --untagged.
 The plan is printed first; --dry-run stops there. Before each deletion the
 tag or manifest is read again, and anything pushed or moved since the plan
-was built is skipped.`
+was built is skipped.
+
+Locked tags and manifests, and tags under an immutability rule, are kept
+("kept: locked"). With --include-locked, a lock on the tag or digest itself
+no longer protects it: the rules decide, and the lock is cleared just
+before its item is deleted. Repository locks and immutability rules are
+never cleared.`
 
 const purgeExample = `  # The nightly "keep the two newest tags everywhere" job
   berth purge --registry http://127.0.0.1:5000 --filter '.*:.*' --ago 0d --keep 2
@@ -58,6 +64,10 @@ type purgeFlags struct {
 	dryRun       bool
 	concurrency  int
 	output       string
+
+	// includeLocked plans tags and manifests locked on their own like
+	// any other, and clears such a lock just before deleting its item.
+	includeLocked bool
 }
 
 func newPurge() *cobra.Command {
@@ -85,6 +95,7 @@ func newPurge() *cobra.Command {
 	fl.BoolVar(&f.untagged, "untagged", false, "also delete manifests without tags (older than --ago when given)")
 	fl.StringVar(&f.pulledWithin, "pulled-within", "", "keep tags and manifests pulled within this duration, e.g. 7d")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan and delete nothing")
+	fl.BoolVar(&f.includeLocked, "include-locked", false, "also delete locked tags and manifests, clearing their locks first (never repository locks or immutability rules)")
 	fl.IntVar(&f.concurrency, "concurrency", retention.DefaultConcurrency, "deletions in flight at once (1-32)")
 	fl.StringVar(&f.output, "output", "table", "table or json")
 	return cmd
@@ -194,7 +205,7 @@ func runPurge(ctx context.Context, stdout, stderr io.Writer, f purgeFlags, filte
 	if err != nil {
 		return err
 	}
-	src := remote.NewSource(c)
+	src := remote.NewSourceWith(c, remote.SourceOptions{IncludeLocked: f.includeLocked})
 	plan, err := planPurge(ctx, src, filters, base, time.Now().UTC())
 	if err != nil {
 		return fmt.Errorf("planning purge of %s: %w", c.Base(), err)
