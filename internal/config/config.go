@@ -37,6 +37,8 @@ type Config struct {
 	// GC and Quota configure collection and limits (gc.go).
 	GC    GC    `yaml:"gc"`
 	Quota Quota `yaml:"quota"`
+	// Audit configures the audit log (audit.go).
+	Audit Audit `yaml:"audit"`
 }
 
 // Storage selects where blob bytes live.
@@ -116,6 +118,7 @@ func Default() Config {
 
 		Lifecycle: Lifecycle{TrashDays: 7},
 		GC:        GC{GracePeriod: time.Hour},
+		Audit:     Audit{Retention: Days(90 * day)},
 	}
 }
 

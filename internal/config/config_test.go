@@ -89,6 +89,7 @@ func TestEveryKeyFromEveryLayer(t *testing.T) {
 		"lifecycle.trash_days":    "3",
 		"storage.min_free_bytes":  "5GiB", "gc.grace_period": "30m0s", "gc.interval": "24h0m0s",
 		"quota.global": "100GiB", "quota.repositories": "team-a/*=10GiB,*=1GiB",
+		"audit.retention": "30d", "audit.file": "/var/log/berth-audit.jsonl",
 	}
 	if len(values) != len(Keys()) {
 		t.Fatalf("test covers %d keys, config has %d", len(values), len(Keys()))
@@ -250,6 +251,7 @@ metrics: {enabled: false}
 
 		Lifecycle: Default().Lifecycle,
 		GC:        Default().GC,
+		Audit:     Default().Audit,
 	}
 	if c != want {
 		t.Errorf("got %+v\nwant %+v", c, want)

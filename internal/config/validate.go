@@ -106,6 +106,7 @@ func (c Config) Validate() error {
 	}
 	errs = append(errs, c.validateAccess()...)
 	errs = append(errs, c.validateGC()...)
+	errs = append(errs, c.validateAudit()...)
 	return errors.Join(errs...)
 }
 

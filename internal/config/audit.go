@@ -1,0 +1,89 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Audit configures the audit log (docs/access.md).
+type Audit struct {
+	// Retention is how long records are kept; 0 keeps them forever.
+	Retention Days `yaml:"retention"`
+	// File, if set, receives every record as a JSON line.
+	File string `yaml:"file"`
+}
+
+const day = 24 * time.Hour
+
+// Days is a duration that may also be written in whole days ("90d"), the
+// unit retention periods are thought in.
+type Days time.Duration
+
+// UnmarshalYAML reads 90d or a Go duration.
+func (d *Days) UnmarshalYAML(n *yaml.Node) error {
+	v, err := parseDays(n.Value)
+	if err != nil {
+		return err
+	}
+	*d = Days(v)
+	return nil
+}
+
+// String renders whole days as 90d, anything else in Go syntax.
+func (d Days) String() string {
+	if d > 0 && time.Duration(d)%day == 0 {
+		return strconv.FormatInt(int64(time.Duration(d)/day), 10) + "d"
+	}
+	return time.Duration(d).String()
+}
+
+func auditKeys() []Key {
+	return []Key{
+		days("audit.retention", "how long audit records are kept, e.g. 90d or 720h; 0 forever", func(c *Config) *Days { return &c.Audit.Retention }),
+		str("audit.file", "also append every audit record to this file as a JSON line", func(c *Config) *string { return &c.Audit.File }),
+	}
+}
+
+// days is a duration key that also takes whole days.
+func days(name, usage string, field func(*Config) *Days) Key {
+	return Key{Name: name, Usage: usage, Type: "duration",
+		set: func(c *Config, v string) error {
+			d, err := parseDays(v)
+			if err != nil {
+				return err
+			}
+			*field(c) = Days(d)
+			return nil
+		},
+		get: func(c Config) string { return field(&c).String() },
+	}
+}
+
+func parseDays(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	if n, ok := strings.CutSuffix(v, "d"); ok {
+		i, err := strconv.ParseInt(n, 10, 32)
+		if err != nil || i < 0 {
+			return 0, fmt.Errorf("invalid duration %q: want e.g. 90d or 720h", v)
+		}
+		return time.Duration(i) * day, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q: want e.g. 90d or 720h", v)
+	}
+	return d, nil
+}
+
+// validateAudit checks the audit keys.
+func (c Config) validateAudit() []error {
+	if c.Audit.Retention < 0 {
+		return []error{&FieldError{Key: "audit.retention", Err: errors.New("must not be negative")}}
+	}
+	return nil
+}
