@@ -19,9 +19,10 @@ type GCStore interface {
 	metadata.GCHistory
 	metadata.BlobUsage
 	metadata.CheckedLinker
+	metadata.TrashUsage
 }
 
-// RunGC checks the Collection, GCHistory and BlobUsage roles. Beyond the
+// RunGC checks the Collection, GCHistory, BlobUsage and TrashUsage roles. Beyond the
 // interface comments it pins down that a condemned blob cannot be linked
 // until released, that condemning removes every link of the blob, and that
 // a manifest keeps its blobs live whatever the age of their links.
@@ -31,6 +32,7 @@ func RunGC(t *testing.T, open func(t *testing.T) GCStore) {
 	t.Run("History", func(t *testing.T) { testGCHistory(t, open(t)) })
 	t.Run("Usage", func(t *testing.T) { testBlobUsage(t, open(t)) })
 	t.Run("CheckedLink", func(t *testing.T) { testCheckedLink(t, open(t)) })
+	t.Run("TrashUsage", func(t *testing.T) { testTrashUsage(t, open(t)) })
 }
 
 func gcDigest(s string) digest.Digest { return digest.FromString(s) }

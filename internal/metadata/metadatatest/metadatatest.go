@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) metadata.Store) {
 	t.Run("TagDetails", func(t *testing.T) { testTagDetails(t, open) })
 	t.Run("TagDetailsSize", func(t *testing.T) { testTagDetailsSize(t, open) })
 	t.Run("RepoSummaries", func(t *testing.T) { testRepoSummaries(t, open) })
+	t.Run("RepoSummariesTrash", func(t *testing.T) { testRepoSummariesTrash(t, open) })
 	t.Run("Pulls", func(t *testing.T) { testPulls(t, open) })
 	t.Run("Events", func(t *testing.T) { testEvents(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
