@@ -39,6 +39,8 @@ type Config struct {
 	Quota Quota `yaml:"quota"`
 	// Audit configures the audit log (audit.go).
 	Audit Audit `yaml:"audit"`
+	// Retention holds server-side retention policies (retention.go).
+	Retention Retention `yaml:"retention"`
 }
 
 // Storage selects where blob bytes live.
@@ -119,6 +121,7 @@ func Default() Config {
 		Lifecycle: Lifecycle{TrashDays: 7},
 		GC:        GC{GracePeriod: time.Hour},
 		Audit:     Audit{Retention: Days(90 * day)},
+		Retention: Retention{CheckInterval: time.Minute},
 	}
 }
 

@@ -90,6 +90,7 @@ func TestEveryKeyFromEveryLayer(t *testing.T) {
 		"storage.min_free_bytes":  "5GiB", "gc.grace_period": "30m0s", "gc.interval": "24h0m0s",
 		"quota.global": "100GiB", "quota.repositories": "team-a/*=10GiB,*=1GiB",
 		"audit.retention": "30d", "audit.file": "/var/log/berth-audit.jsonl",
+		"retention.check_interval": "30s",
 	}
 	if len(values) != len(Keys()) {
 		t.Fatalf("test covers %d keys, config has %d", len(values), len(Keys()))
@@ -252,6 +253,7 @@ metrics: {enabled: false}
 		Lifecycle: Default().Lifecycle,
 		GC:        Default().GC,
 		Audit:     Default().Audit,
+		Retention: Default().Retention,
 	}
 	if c != want {
 		t.Errorf("got %+v\nwant %+v", c, want)

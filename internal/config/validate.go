@@ -107,6 +107,7 @@ func (c Config) Validate() error {
 	errs = append(errs, c.validateAccess()...)
 	errs = append(errs, c.validateGC()...)
 	errs = append(errs, c.validateAudit()...)
+	errs = append(errs, c.validateRetention()...)
 	return errors.Join(errs...)
 }
 
