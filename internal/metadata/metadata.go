@@ -8,6 +8,7 @@ package metadata
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -219,6 +220,8 @@ type Event struct {
 	// ClientIP is the address the change came from (WithClientIP), or "".
 	ClientIP string    `json:"clientIP,omitempty"`
 	At       time.Time `json:"at"`
+	// Detail is a type-specific JSON summary, e.g. a retention run's counts.
+	Detail json.RawMessage `json:"detail,omitempty"`
 }
 
 // Event types written by the registry's changes.

@@ -126,6 +126,8 @@ CREATE TABLE immutable_rules (
 	gcSchema,
 	// relay cursors and the audit log (see cursors.go and audit.go).
 	relaySchema,
+	// stored retention policies and their runs (see policies.go).
+	policySchema,
 }
 
 // SchemaVersion is the schema version this package writes. migrations is

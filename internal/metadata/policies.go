@@ -1,0 +1,82 @@
+package metadata
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Event types of stored retention policies and their runs.
+const (
+	EventPolicySet     = "retention_policy.set"
+	EventPolicyDeleted = "retention_policy.deleted"
+	// EventRetentionRun carries the run's summary in Event.Detail.
+	EventRetentionRun = "retention.run"
+)
+
+// RetentionPolicy is a retention policy the server keeps and schedules.
+// Policy is the engine's policy as JSON: metadata does not depend on the
+// lifecycle packages that interpret it.
+type RetentionPolicy struct {
+	Name   string          `json:"name"`
+	Policy json.RawMessage `json:"policy"`
+	// Schedule says when the server runs the policy, e.g. "24h" or
+	// "@daily"; empty runs it only on demand.
+	Schedule string    `json:"schedule,omitempty"`
+	Enabled  bool      `json:"enabled"`
+	Updated  time.Time `json:"updated"`
+	Actor    string    `json:"actor,omitempty"`
+}
+
+// RetentionRun is one recorded run of a retention policy.
+type RetentionRun struct {
+	ID               int64     `json:"id"`
+	Policy           string    `json:"policy"`
+	Started          time.Time `json:"started"`
+	Finished         time.Time `json:"finished"`
+	DryRun           bool      `json:"dryRun"`
+	TagsDeleted      int       `json:"tagsDeleted"`
+	TagsKept         int       `json:"tagsKept"`
+	ManifestsDeleted int       `json:"manifestsDeleted"`
+	ManifestsKept    int       `json:"manifestsKept"`
+	Skipped          int       `json:"skipped"`
+	Failed           int       `json:"failed"`
+	BytesFreed       int64     `json:"bytesFreed"`
+	Error            string    `json:"error,omitempty"`
+}
+
+// RetentionPolicies stores retention policies by name, compared bytewise.
+type RetentionPolicies interface {
+	// PutRetentionPolicy creates or replaces the policy named p.Name,
+	// stamping Updated and the actor, with an outbox event.
+	PutRetentionPolicy(ctx context.Context, p RetentionPolicy) error
+	// RetentionPolicy returns the policy named name, or ErrNotFound.
+	RetentionPolicy(ctx context.Context, name string) (*RetentionPolicy, error)
+	// ListRetentionPolicies returns every policy in name order.
+	ListRetentionPolicies(ctx context.Context) ([]RetentionPolicy, error)
+	// DeleteRetentionPolicy removes a policy and its run history, with an
+	// outbox event; ErrNotFound if absent.
+	DeleteRetentionPolicy(ctx context.Context, name string) error
+}
+
+// RetentionRuns keeps the history of retention runs.
+type RetentionRuns interface {
+	// RecordRetentionRun stores run with a retention.run outbox event
+	// carrying the run as its detail, in one transaction, and returns its
+	// ID.
+	RecordRetentionRun(ctx context.Context, run RetentionRun) (int64, error)
+	// RetentionRuns returns up to n runs of policy ("" for all), newest
+	// first.
+	RetentionRuns(ctx context.Context, policy string, n int) ([]RetentionRun, error)
+}
+
+// TagTimes is the lean tag reading retention plans from: no sizes, which
+// TagDetails computes per tag at a cost a 100,000-tag plan cannot pay.
+// Size is left 0 in the results.
+type TagTimes interface {
+	// ListTagTimes returns every tag of repo in name order;
+	// ErrRepoNotFound if the repository does not exist.
+	ListTagTimes(ctx context.Context, repo string) ([]TagInfo, error)
+	// TagTime returns one tag as it is now, or ErrNotFound.
+	TagTime(ctx context.Context, repo, tag string) (TagInfo, error)
+}
