@@ -37,6 +37,8 @@ type Config struct {
 	// GC and Quota configure collection and limits (gc.go).
 	GC    GC    `yaml:"gc"`
 	Quota Quota `yaml:"quota"`
+	// Scan configures vulnerability scanning (scan.go).
+	Scan Scan `yaml:"scan"`
 	// Audit configures the audit log (audit.go).
 	Audit Audit `yaml:"audit"`
 	// Retention holds server-side retention policies (retention.go).
@@ -120,6 +122,7 @@ func Default() Config {
 
 		Lifecycle: Lifecycle{TrashDays: 7},
 		GC:        GC{GracePeriod: time.Hour},
+		Scan:      Scan{Workers: 1},
 		Audit:     Audit{Retention: Days(90 * day)},
 		Retention: Retention{CheckInterval: time.Minute},
 	}

@@ -91,6 +91,7 @@ func TestEveryKeyFromEveryLayer(t *testing.T) {
 		"quota.global": "100GiB", "quota.repositories": "team-a/*=10GiB,*=1GiB",
 		"audit.retention": "30d", "audit.file": "/var/log/berth-audit.jsonl",
 		"retention.check_interval": "30s",
+		"scan.db":                  "/osv/Go-all.zip,/osv/debian", "scan.workers": "2",
 	}
 	if len(values) != len(Keys()) {
 		t.Fatalf("test covers %d keys, config has %d", len(values), len(Keys()))
@@ -254,6 +255,7 @@ metrics: {enabled: false}
 		GC:        Default().GC,
 		Audit:     Default().Audit,
 		Retention: Default().Retention,
+		Scan:      Default().Scan,
 	}
 	if c != want {
 		t.Errorf("got %+v\nwant %+v", c, want)

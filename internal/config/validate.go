@@ -108,6 +108,7 @@ func (c Config) Validate() error {
 	errs = append(errs, c.validateGC()...)
 	errs = append(errs, c.validateAudit()...)
 	errs = append(errs, c.validateRetention()...)
+	errs = append(errs, c.validateScan()...)
 	return errors.Join(errs...)
 }
 
