@@ -128,6 +128,8 @@ CREATE TABLE immutable_rules (
 	relaySchema,
 	// stored retention policies and their runs (see policies.go).
 	policySchema,
+	// vulnerability scans, inventories and findings (see scans.go).
+	scanSchema,
 }
 
 // SchemaVersion is the schema version this package writes. migrations is
