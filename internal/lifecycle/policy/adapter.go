@@ -1,0 +1,195 @@
+// Package policy runs retention policies inside the server: an in-process
+// adapter of the retention engine's Source, Deleter and Checker over the
+// metadata store, a runner that plans, applies and records one stored
+// policy, and a scheduler that runs due policies one at a time.
+package policy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/internal/lifecycle/guard"
+	"github.com/berth-registry/berth/internal/lifecycle/retention"
+	"github.com/berth-registry/berth/internal/metadata"
+)
+
+// Store is what the adapter reads and deletes through.
+type Store interface {
+	metadata.Store
+	metadata.TagTimes
+}
+
+// Adapter is the metadata store seen by the retention engine. Deletions
+// take the same path as the registry's DELETE: locks and immutability
+// rules are checked (package guard), and tags and manifests go to the
+// recycle bin when it is on. The actor in ctx (metadata.WithActor) is
+// stamped on every event.
+type Adapter struct {
+	store Store
+	trash bool
+}
+
+var (
+	_ retention.Source  = (*Adapter)(nil)
+	_ retention.Deleter = (*Adapter)(nil)
+	_ retention.Checker = (*Adapter)(nil)
+)
+
+// NewAdapter returns an adapter over store; trash sends deletions to the
+// recycle bin.
+func NewAdapter(store Store, trash bool) *Adapter { return &Adapter{store: store, trash: trash} }
+
+// listPage is how many entries one store listing call returns.
+const listPage = 1000
+
+// Repositories returns every repository name.
+func (a *Adapter) Repositories(ctx context.Context) ([]string, error) {
+	var out []string
+	p := metadata.Page{N: listPage}
+	for {
+		page, err := a.store.ListRepos(ctx, p)
+		if err != nil {
+			return nil, fmt.Errorf("listing repositories: %w", err)
+		}
+		out = append(out, page...)
+		if len(page) < p.N {
+			return out, nil
+		}
+		p.Last = page[len(page)-1]
+	}
+}
+
+// Tags returns the tags of repo, marked Locked when a lock or rule forbids
+// deleting them.
+func (a *Adapter) Tags(ctx context.Context, repo string) ([]retention.Tag, error) {
+	ts, err := a.store.ListTagTimes(ctx, repo)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	locks, err := guard.Load(ctx, a.store, repo)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]retention.Tag, len(ts))
+	for i, t := range ts {
+		out[i] = tagOf(t, locks)
+	}
+	return out, nil
+}
+
+func tagOf(t metadata.TagInfo, locks *guard.Locks) retention.Tag {
+	return retention.Tag{Name: t.Name, Digest: t.Digest, PushedAt: t.Updated, LastPulledAt: t.LastPulledAt,
+		Locked: locks.CheckDelete([]string{t.Name}, "") != nil}
+}
+
+// Manifests returns every live manifest of repo, marked Locked when the
+// repository or the digest is delete-locked.
+func (a *Adapter) Manifests(ctx context.Context, repo string) ([]retention.Manifest, error) {
+	locks, err := guard.Load(ctx, a.store, repo)
+	if err != nil {
+		return nil, err
+	}
+	var out []retention.Manifest
+	p := metadata.Page{N: listPage}
+	for {
+		page, err := a.store.ListManifests(ctx, repo, p)
+		if err != nil {
+			return nil, notFound(err)
+		}
+		for _, m := range page {
+			rm := retention.Manifest{Digest: m.Digest, MediaType: m.MediaType, ArtifactType: m.ArtifactType,
+				Size: m.Size, PushedAt: m.PushedAt, LastPulledAt: m.LastPulledAt, Subject: m.Subject,
+				Children: m.Children, Locked: locks.CheckDelete(nil, m.Digest) != nil}
+			for _, b := range m.Blobs {
+				rm.Blobs = append(rm.Blobs, retention.Blob{Digest: b.Digest, Size: b.Size})
+			}
+			out = append(out, rm)
+		}
+		if len(page) < p.N {
+			return out, nil
+		}
+		p.Last = page[len(page)-1].Digest.String()
+	}
+}
+
+// DeleteTag removes the tag, into the bin when it is on, unless a lock or
+// rule forbids it.
+func (a *Adapter) DeleteTag(ctx context.Context, repo, tag string) error {
+	locks, err := guard.Load(ctx, a.store, repo)
+	if err != nil {
+		return err
+	}
+	if err := locks.CheckDelete([]string{tag}, ""); err != nil {
+		return err
+	}
+	if a.trash {
+		err = a.store.TrashTag(ctx, repo, tag)
+	} else {
+		err = a.store.DeleteTag(ctx, repo, tag)
+	}
+	return notFound(err)
+}
+
+// DeleteManifest removes an untagged manifest, into the bin when it is on,
+// unless a lock forbids it. A manifest that is tagged again is refused:
+// the store's own deletion would take the tags with it.
+func (a *Adapter) DeleteManifest(ctx context.Context, repo string, d digest.Digest) error {
+	tags, err := a.ManifestTags(ctx, repo, d)
+	if err != nil {
+		return err
+	}
+	if len(tags) > 0 {
+		return fmt.Errorf("manifest %s@%s is tagged %v", repo, d, tags)
+	}
+	locks, err := guard.Load(ctx, a.store, repo)
+	if err != nil {
+		return err
+	}
+	if err := locks.CheckDelete(nil, d); err != nil {
+		return err
+	}
+	if a.trash {
+		_, err = a.store.TrashManifest(ctx, repo, d)
+	} else {
+		_, err = a.store.DeleteManifest(ctx, repo, d)
+	}
+	return notFound(err)
+}
+
+// Tag returns the tag as it is now.
+func (a *Adapter) Tag(ctx context.Context, repo, name string) (retention.Tag, error) {
+	t, err := a.store.TagTime(ctx, repo, name)
+	if err != nil {
+		return retention.Tag{}, notFound(err)
+	}
+	locks, err := guard.Load(ctx, a.store, repo)
+	if err != nil {
+		return retention.Tag{}, err
+	}
+	return tagOf(t, locks), nil
+}
+
+// ManifestTags returns the tags pointing at d now, or ErrNotFound if the
+// manifest is gone (or in the bin).
+func (a *Adapter) ManifestTags(ctx context.Context, repo string, d digest.Digest) ([]string, error) {
+	if _, err := a.store.Manifest(ctx, repo, d); err != nil {
+		return nil, notFound(err)
+	}
+	tags, err := a.store.ManifestTags(ctx, repo, d)
+	if err != nil {
+		return nil, fmt.Errorf("reading tags of %s@%s: %w", repo, d, err)
+	}
+	return tags, nil
+}
+
+// notFound adds retention.ErrNotFound to the store's not-found errors so
+// that the engine counts deleting what is gone as done.
+func notFound(err error) error {
+	if errors.Is(err, metadata.ErrNotFound) || errors.Is(err, metadata.ErrRepoNotFound) {
+		return fmt.Errorf("%w (%w)", retention.ErrNotFound, err)
+	}
+	return err
+}

@@ -1,0 +1,169 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/berth-registry/berth/internal/lifecycle/retention"
+	"github.com/berth-registry/berth/internal/metadata"
+)
+
+// MinInterval is the shortest schedule accepted; anything shorter would
+// have the scheduler do nothing but plan.
+const MinInterval = time.Second
+
+// ParseSchedule reads a schedule: "" (on demand only), an interval such as
+// "24h", "1d", "@every 6h", or one of "@hourly", "@daily", "@weekly". A
+// scheduled policy runs when that long has passed since its last run
+// started.
+func ParseSchedule(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	switch s {
+	case "":
+		return 0, nil
+	case "@hourly":
+		return time.Hour, nil
+	case "@daily", "@midnight":
+		return 24 * time.Hour, nil
+	case "@weekly":
+		return 7 * 24 * time.Hour, nil
+	}
+	d, err := retention.ParseDuration(strings.TrimSpace(strings.TrimPrefix(s, "@every")))
+	if err != nil {
+		return 0, fmt.Errorf("schedule %q: want an interval such as 24h, 1d or @every 6h, or @hourly, @daily, @weekly: %w", s, err)
+	}
+	if time.Duration(d) < MinInterval {
+		return 0, fmt.Errorf("schedule %q: must be at least %s", s, MinInterval)
+	}
+	return time.Duration(d), nil
+}
+
+// Scheduler runs due policies, one at a time, every tick.
+type Scheduler struct {
+	runner *Runner
+	tick   time.Duration
+	log    *slog.Logger
+	// last is when each policy last started a real (not dry) run, read
+	// from the history the first time the policy is seen.
+	last map[string]time.Time
+}
+
+// NewScheduler returns a scheduler that looks for due policies every tick.
+func NewScheduler(r *Runner, tick time.Duration) *Scheduler {
+	return &Scheduler{runner: r, tick: tick, log: r.opts.Logger, last: make(map[string]time.Time)}
+}
+
+// Start runs the scheduler until ctx ends or stop is called; stop
+// interrupts a run in progress and waits for it to be recorded, so the
+// stores are not closed under it.
+func (s *Scheduler) Start(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(s.tick)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				s.RunDue(ctx)
+			}
+		}
+	}()
+	return func() { cancel(); wg.Wait() }
+}
+
+// RunDue runs every enabled policy whose interval has passed since its
+// last run, and returns how many it ran.
+func (s *Scheduler) RunDue(ctx context.Context) int {
+	pols, err := s.runner.store.ListRetentionPolicies(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "listing retention policies", slog.Any("err", err))
+		}
+		return 0
+	}
+	ran := 0
+	for _, p := range pols {
+		if ctx.Err() != nil {
+			return ran
+		}
+		every, err := ParseSchedule(p.Schedule)
+		if !p.Enabled || every == 0 || err != nil {
+			continue
+		}
+		last, err := s.lastRun(ctx, p.Name)
+		if err != nil {
+			s.log.ErrorContext(ctx, "reading retention runs", slog.String("policy", p.Name), slog.Any("err", err))
+			continue
+		}
+		now := s.runner.opts.Now()
+		if !last.IsZero() && now.Sub(last) < every {
+			continue
+		}
+		s.last[p.Name] = now
+		ran++
+		if _, err := s.runner.Run(ctx, p.Name, false); err != nil && !errors.Is(err, context.Canceled) {
+			s.log.ErrorContext(ctx, "scheduled retention run", slog.String("policy", p.Name), slog.Any("err", err))
+		}
+	}
+	return ran
+}
+
+// historyScan bounds how far back lastRun looks past dry runs.
+const historyScan = 100
+
+func (s *Scheduler) lastRun(ctx context.Context, name string) (time.Time, error) {
+	if t, ok := s.last[name]; ok {
+		return t, nil
+	}
+	runs, err := s.runner.store.RetentionRuns(ctx, name, historyScan)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var last time.Time
+	for _, r := range runs {
+		if !r.DryRun {
+			last = r.Started
+			break
+		}
+	}
+	s.last[name] = last
+	return last, nil
+}
+
+// Declared is a policy declared in the configuration file.
+type Declared struct {
+	Name     string
+	Schedule string
+	Enabled  bool
+	Policy   retention.Policy
+}
+
+// Upsert validates declared policies and stores them, replacing stored
+// policies of the same names; the others are left alone.
+func Upsert(ctx context.Context, store metadata.RetentionPolicies, ds []Declared) error {
+	for _, d := range ds {
+		if err := Validate(d.Name, d.Schedule, &d.Policy); err != nil {
+			return err
+		}
+		d.Policy.Name = ""
+		raw, err := encode(&d.Policy)
+		if err != nil {
+			return err
+		}
+		if err := store.PutRetentionPolicy(metadata.WithActor(ctx, "berth:config"),
+			metadata.RetentionPolicy{Name: d.Name, Policy: raw, Schedule: d.Schedule, Enabled: d.Enabled}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
