@@ -255,7 +255,7 @@ func runUsage(ctx context.Context, o *storageOpts) (quota.Report, error) {
 		limiter, _ = quota.New(st.meta, opts)
 	}
 	m := quota.Meter{Blobs: st.blobs, Links: st.meta, Limiter: limiter,
-		Reclaimer: gc.New(st.blobs, st.meta, st.blobs, nil), Grace: st.cfg.GC.GracePeriod}
+		Reclaimer: gc.New(st.blobs, st.meta, st.blobs, nil), Grace: st.cfg.GC.GracePeriod, Trash: st.meta}
 	return m.Usage(ctx)
 }
 
@@ -275,5 +275,10 @@ func printUsage(w io.Writer, r quota.Report) error {
 	}
 	_, err := fmt.Fprintf(w, "\nStored: %d blobs, %s. Reclaimable by gc now: %d blobs, %s.\n",
 		r.StoredBlobs, retention.HumanBytes(r.StoredBytes), r.ReclaimableBlobs, retention.HumanBytes(r.ReclaimableBytes))
+	if err != nil || r.TrashManifests == 0 {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "Recycle bin: %d manifests, %s (freed by berth trash empty, then gc).\n",
+		r.TrashManifests, retention.HumanBytes(r.TrashBytes))
 	return err
 }

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -55,9 +57,23 @@ func TestRecycleBinAndLocks(t *testing.T) {
 		if out := berth("trash", "list", "--repo", name); !strings.Contains(out, a[:19]) && !strings.Contains(out, a) {
 			t.Errorf("berth trash list does not show %s:\n%s", a, out)
 		}
+		// The bin holds the manifest and its two layers (random, so no
+		// other manifest shares them); the listing no longer counts it.
+		if u := usageOf(t, srv.URL()); u.TrashManifests != 1 || u.TrashBytes < (64+200)<<10 {
+			t.Errorf("berth usage with a manifest in the bin: %+v", u)
+		}
+		if r := repoSummary(t, srv.URL(), name); r.ManifestCount != 0 || r.TagCount != 0 {
+			t.Errorf("GET /api/v1/repositories with the manifest in the bin: %+v, want no manifest or tag", r)
+		}
 		berth("trash", "restore", name+"@"+a)
 		if got := craneRun("digest", repo+":v1"); got != a {
 			t.Errorf("digest of v1 after restore = %s, want %s", got, a)
+		}
+		if u := usageOf(t, srv.URL()); u.TrashManifests != 0 || u.TrashBytes != 0 {
+			t.Errorf("berth usage after restore: %+v, want an empty bin", u)
+		}
+		if r := repoSummary(t, srv.URL(), name); r.ManifestCount != 1 || r.TagCount != 1 {
+			t.Errorf("GET /api/v1/repositories after restore: %+v, want 1 manifest and 1 tag", r)
 		}
 	})
 
@@ -99,4 +115,49 @@ func TestRecycleBinAndLocks(t *testing.T) {
 			t.Errorf("dev-1 after copy = %s, want %s (it was %s)", got, a, b)
 		}
 	})
+}
+
+type binUsage struct {
+	TrashManifests int   `json:"trashManifests"`
+	TrashBytes     int64 `json:"trashBytes"`
+}
+
+// usageOf runs berth usage --output json against the server at url.
+func usageOf(t *testing.T, url string) binUsage {
+	t.Helper()
+	out := harness.Run(t, nil, berthBin, "usage", "--registry", url, "--output", "json")
+	var u binUsage
+	if err := json.Unmarshal([]byte(out), &u); err != nil {
+		t.Fatalf("berth usage output %q: %v", out, err)
+	}
+	return u
+}
+
+type repoCounts struct {
+	Name          string `json:"name"`
+	TagCount      int    `json:"tagCount"`
+	ManifestCount int    `json:"manifestCount"`
+}
+
+// repoSummary reads one repository's entry of GET /api/v1/repositories.
+func repoSummary(t *testing.T, url, name string) repoCounts {
+	t.Helper()
+	resp, err := http.Get(url + "/api/v1/repositories")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Repositories []repoCounts `json:"repositories"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatalf("GET /api/v1/repositories: %s: %v", resp.Status, err)
+	}
+	for _, r := range body.Repositories {
+		if r.Name == name {
+			return r
+		}
+	}
+	t.Fatalf("%s not in GET /api/v1/repositories: %+v", name, body.Repositories)
+	return repoCounts{}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-registry/berth/internal/metadata"
 	"github.com/berth-registry/berth/internal/storage"
 )
 
@@ -25,6 +26,12 @@ type Report struct {
 	ReclaimableBytes int64       `json:"reclaimableBytes"`
 	ReclaimableBlobs int         `json:"reclaimableBlobs"`
 	Repositories     []RepoUsage `json:"repositories"`
+
+	// TrashBytes is what the recycle bin holds: trashed manifests and the
+	// blobs only they reference (metadata.TrashUsage), part of the stored
+	// bytes until the bin is emptied and gc runs.
+	TrashBytes     int64 `json:"trashBytes"`
+	TrashManifests int   `json:"trashManifests"`
 }
 
 // RepoUsage is one repository's share. Unique bytes are in blobs no other
@@ -38,6 +45,8 @@ type RepoUsage struct {
 	SharedBytes int64  `json:"sharedBytes"`
 	// Quota is the repository's limit in bytes, 0 if none.
 	Quota int64 `json:"quota,omitempty"`
+	// TrashBytes is the repository's part of the recycle bin.
+	TrashBytes int64 `json:"trashBytes,omitempty"`
 }
 
 // Reclaimer reports what garbage collection would free now; the
@@ -53,11 +62,15 @@ type Meter struct {
 	Limiter   *Limiter
 	Reclaimer Reclaimer
 	Grace     time.Duration
+	Trash     metadata.TrashUsage
 }
 
 // Usage measures now, reclaimable bytes included when a Reclaimer is set.
 func (m Meter) Usage(ctx context.Context) (Report, error) {
 	r, err := Measure(ctx, m.Blobs, m.Links, m.Limiter)
+	if err == nil && m.Trash != nil {
+		err = addTrash(ctx, m.Trash, &r)
+	}
 	if err != nil || m.Reclaimer == nil {
 		return r, err
 	}
