@@ -15,6 +15,7 @@ import (
 	"github.com/berth-registry/berth/internal/access/authz"
 	"github.com/berth-registry/berth/internal/access/netrule"
 	"github.com/berth-registry/berth/internal/access/token"
+	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/metadata"
 	"github.com/berth-registry/berth/internal/oci"
 	"github.com/berth-registry/berth/internal/registry"
@@ -40,6 +41,7 @@ type access struct {
 	tokens http.Handler
 	realm  string // configured realm, or "" to derive it per request
 	svc    string
+	audit  *audit.Log // logins and refusals (audit.go); set by openEvents
 }
 
 // openAccess builds the access layer. With authentication enabled it opens
@@ -62,6 +64,7 @@ func (s *Server) openAccess(ctx context.Context, users metadata.Users) (*access,
 	if a.auth, err = authn.NewAuthenticator(users, token.NewVerifier(keys, tokenIssuer, a.svc)); err != nil {
 		return nil, err
 	}
+	a.auth.Observer = a
 	a.tokens = &authn.TokenEndpoint{Auth: a.auth, Issuer: token.NewIssuer(keys, tokenIssuer, a.svc),
 		Policy: a.policy, TTL: s.cfg.Auth.TokenTTL, Log: s.log}
 	if err := s.bootstrapAdmin(ctx, users); err != nil {
@@ -186,9 +189,10 @@ func (a *access) network(next http.Handler) http.Handler {
 				msg = ip.String()
 			}
 			oci.WriteError(w, oci.Errorf(oci.CodeDenied, "client address %s is not allowed", msg))
+			a.denied(r, http.StatusForbidden, "", "", "network rule")
 			return
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, withClientIP(r, ip.String()))
 	})
 }
 
@@ -240,12 +244,17 @@ func (a *access) Refuse(w http.ResponseWriter, r *http.Request, repo, action str
 	switch {
 	case p.Anonymous():
 		a.challenge(w, r, scope, "authentication required")
+		if action != "" { // the /v2/ probe every client starts with is no refusal
+			a.denied(r, http.StatusUnauthorized, repo, scope, "authentication required")
+		}
 		return
 	case p.Token != nil && action != "" && a.accountAllows(r.Context(), p.Name, repo, action):
 		// The token was issued for other scopes: the client asks again.
 		a.challenge(w, r, scope, "token does not grant "+scope)
+		a.denied(r, http.StatusUnauthorized, repo, scope, "token does not grant the scope")
 		return
 	}
+	a.denied(r, http.StatusForbidden, repo, scope, "not granted")
 	what := "access"
 	if scope != "" {
 		what = scope

@@ -17,7 +17,9 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/internal/api"
+	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/events"
 	"github.com/berth-registry/berth/internal/metadata"
 	"github.com/berth-registry/berth/internal/metadata/sqlite"
 	"github.com/berth-registry/berth/internal/oci"
@@ -37,6 +39,8 @@ type Server struct {
 	access   *access
 	storage  *storageServices
 	metrics  *metrics
+	relay    *events.Relay // outbox subscribers: audit, scanner (audit.go)
+	audit    *audit.Log
 	ln       net.Listener
 	http     *http.Server
 }
@@ -74,6 +78,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if s.access, err = s.openAccess(ctx, db); err != nil {
 		return err
 	}
+	if err := s.openEvents(db); err != nil {
+		return err
+	}
 	if s.storage, err = newStorageServices(s.cfg, fs, db, s.log); err != nil {
 		return err
 	}
@@ -101,8 +108,8 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	}
 
 	s.http = &http.Server{
-		Handler: s.handler(api.WithStorage(api.WithLifecycle(mgmt, api.NewLifecycle(s.meta, mgmt)),
-			api.NewStorage(s.storage.gc, s.storage.meter, mgmt))),
+		Handler: s.handler(api.WithAudit(api.WithStorage(api.WithLifecycle(mgmt, api.NewLifecycle(s.meta, mgmt)),
+			api.NewStorage(s.storage.gc, s.storage.meter, mgmt)), api.NewAudit(db, mgmt))),
 		ReadHeaderTimeout: s.cfg.Server.ReadHeaderTimeout,
 		IdleTimeout:       s.cfg.Server.IdleTimeout,
 		MaxHeaderBytes:    int(s.cfg.Server.MaxHeaderBytes),
@@ -158,6 +165,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	go func() { errc <- s.http.Serve(s.ln) }()
 	stopGC := s.storage.start(ctx)
 	stopTrash := s.startTrashExpiry(ctx)
+	stopEvents := s.startEvents(ctx)
 
 	var serveErr error
 	select {
@@ -190,6 +198,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("closing registry: %w", err))
 	}
 	stopGC() // a scheduled run ends before its stores close
+	stopEvents()
 	errs = append(errs, s.closeStores())
 	return errors.Join(errs...)
 }
@@ -225,6 +234,7 @@ func (s *Server) handler(mgmt http.Handler) http.Handler {
 	notFound := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		oci.WriteError(w, oci.Errorf(oci.CodeUnsupported, "no such endpoint").WithStatus(http.StatusNotFound))
 	})
+	reg, mgmt := s.waking(s.registry), s.waking(mgmt)
 	health := http.HandlerFunc(s.serveHealth)
 	var metricsHandler http.Handler = notFound
 	if s.metrics != nil {
@@ -234,7 +244,7 @@ func (s *Server) handler(mgmt http.Handler) http.Handler {
 	e.next = func(rt route) http.Handler {
 		switch {
 		case rt.registry():
-			return s.registry
+			return reg
 		case rt == routeAPI:
 			return mgmt
 		case rt == routeHealth:

@@ -35,6 +35,23 @@ type Authenticator struct {
 	// disabled, so that an unknown name costs what a wrong password does.
 	dummy string
 	cache loginCache
+	// Observer, if set, is told of every login: each Basic password
+	// actually checked (not those answered by the login cache) and each
+	// rejected credential. Set it before serving.
+	Observer LoginObserver
+}
+
+// LoginObserver receives login outcomes (the audit log). method is
+// "basic" or "bearer"; user is the name offered, "" if none; err is nil
+// on success. It never sees a password or a token.
+type LoginObserver interface {
+	ObserveLogin(r *http.Request, method, user string, err error)
+}
+
+func (a *Authenticator) observe(r *http.Request, method, user string, err error) {
+	if a.Observer != nil {
+		a.Observer.ObserveLogin(r, method, user, err)
+	}
 }
 
 // NewAuthenticator returns an authenticator checking passwords against
@@ -69,9 +86,14 @@ func (a *Authenticator) Authenticate(r *http.Request) (*authz.Principal, error) 
 	case strings.EqualFold(scheme, "Basic"):
 		name, pw, ok := r.BasicAuth()
 		if !ok {
-			return nil, fmt.Errorf("%w: malformed Basic credentials", ErrCredentials)
+			err := fmt.Errorf("%w: malformed Basic credentials", ErrCredentials)
+			a.observe(r, "basic", "", err)
+			return nil, err
 		}
-		u, err := a.Login(r.Context(), name, pw)
+		u, cached, err := a.login(r.Context(), name, pw)
+		if !cached {
+			a.observe(r, "basic", name, err)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -79,7 +101,9 @@ func (a *Authenticator) Authenticate(r *http.Request) (*authz.Principal, error) 
 	case strings.EqualFold(scheme, "Bearer"):
 		c, err := a.verifier.Verify(cred)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrCredentials, err)
+			err = fmt.Errorf("%w: %w", ErrCredentials, err)
+			a.observe(r, "bearer", "", err)
+			return nil, err
 		}
 		return &authz.Principal{Name: c.Subject, Token: c}, nil
 	}
@@ -89,27 +113,33 @@ func (a *Authenticator) Authenticate(r *http.Request) (*authz.Principal, error) 
 // Login checks a name and password and returns the enabled account. An
 // unknown or disabled account runs the same hash as a wrong password.
 func (a *Authenticator) Login(ctx context.Context, name, pw string) (*metadata.User, error) {
+	u, _, err := a.login(ctx, name, pw)
+	return u, err
+}
+
+// login is Login, also reporting whether the login cache answered.
+func (a *Authenticator) login(ctx context.Context, name, pw string) (*metadata.User, bool, error) {
 	if len(name) > MaxUserNameLen || len(pw) > MaxPasswordLen {
 		VerifyPassword(a.dummy, "")
-		return nil, ErrCredentials
+		return nil, false, ErrCredentials
 	}
 	u, err := a.users.User(ctx, name)
 	if err != nil && !errors.Is(err, metadata.ErrNotFound) {
-		return nil, fmt.Errorf("looking up account: %w", err)
+		return nil, false, fmt.Errorf("looking up account: %w", err)
 	}
 	if u == nil || u.Disabled {
 		VerifyPassword(a.dummy, pw)
-		return nil, ErrCredentials
+		return nil, false, ErrCredentials
 	}
 	key := a.cache.keyOf(name, pw)
 	if a.cache.hit(key, u.PasswordHash) {
-		return u, nil
+		return u, true, nil
 	}
 	if !VerifyPassword(u.PasswordHash, pw) {
-		return nil, ErrCredentials
+		return nil, false, ErrCredentials
 	}
 	a.cache.put(key, u.PasswordHash)
-	return u, nil
+	return u, false, nil
 }
 
 // Verifier is the registry token verifier, for handlers that need it.
