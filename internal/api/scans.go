@@ -1,0 +1,260 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/internal/metadata"
+	"github.com/berth-registry/berth/internal/oci"
+	scanreport "github.com/berth-registry/berth/internal/scan/report"
+	"github.com/berth-registry/berth/internal/scan/scanner"
+	"github.com/berth-registry/berth/internal/scan/vulndb"
+)
+
+// ScanReader reads stored scans; *scanner.Scanner is one.
+type ScanReader interface {
+	Report(ctx context.Context, repo string, d digest.Digest) (*scanner.Report, error)
+	WriteSBOM(ctx context.Context, w io.Writer, repo string, d digest.Digest, f scanreport.Format) error
+	RepoVulns(ctx context.Context, repo string, p metadata.Page) ([]scanner.TagVulns, error)
+	Affected(ctx context.Context, id string, p metadata.Page) ([]metadata.AffectedImage, error)
+}
+
+// ScanRunner starts scans and reloads the vulnerability database.
+type ScanRunner interface {
+	Enqueue(ctx context.Context, repo string, d digest.Digest, force bool) error
+	// Status is the loaded database, nil when none is.
+	Status() *vulndb.Status
+	Reload(ctx context.Context) (scanner.ReloadResult, error)
+}
+
+// Scans serves the scanning endpoints (docs/scanning.md):
+//
+//	GET  /api/v1/vulndb                                      database status
+//	POST /api/v1/vulndb/reload                               re-import, swap, rematch
+//	GET  /api/v1/repositories/{name}/manifests/{digest}/scan [?format=cyclonedx|spdx]
+//	POST /api/v1/repositories/{name}/manifests/{digest}/scan rescan now
+//	GET  /api/v1/repositories/{name}/vulnerabilities         per tag
+//	GET  /api/v1/vulnerabilities/{id}                        images affected
+type Scans struct {
+	read ScanReader
+	run  ScanRunner
+	api  *API // for fail and page sizes
+}
+
+// NewScans returns the scanning endpoints.
+func NewScans(read ScanReader, run ScanRunner, a *API) *Scans {
+	return &Scans{read: read, run: run, api: a}
+}
+
+const (
+	scanSuffix  = "/scan"
+	vulnsSuffix = "/vulnerabilities"
+	vulnsPrefix = "vulnerabilities/"
+)
+
+// WithScans routes the scanning endpoints to s and the rest to next.
+func WithScans(next http.Handler, s *Scans) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.route(r) != nil {
+			s.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// route returns the handler of r, or nil if r is not a scanning endpoint.
+// Repository names contain slashes: the suffix decides, as in API.
+func (s *Scans) route(r *http.Request) func(http.ResponseWriter, *http.Request) error {
+	path := strings.TrimPrefix(r.URL.Path, Prefix)
+	switch {
+	case path == "vulndb" && r.Method == http.MethodGet:
+		return s.status
+	case path == "vulndb/reload" && r.Method == http.MethodPost:
+		return s.reload
+	case strings.HasPrefix(path, vulnsPrefix) && len(path) > len(vulnsPrefix) && r.Method == http.MethodGet:
+		id := path[len(vulnsPrefix):]
+		return func(w http.ResponseWriter, r *http.Request) error { return s.affected(w, r, id) }
+	case strings.HasPrefix(path, reposPrefix) && strings.HasSuffix(path, scanSuffix):
+		rest := path[len(reposPrefix) : len(path)-len(scanSuffix)]
+		i := strings.LastIndex(rest, manifestsSuffix+"/")
+		if i <= 0 {
+			return nil
+		}
+		repo, ref := rest[:i], rest[i+len(manifestsSuffix)+1:]
+		switch r.Method {
+		case http.MethodGet:
+			return func(w http.ResponseWriter, r *http.Request) error { return s.report(w, r, repo, ref) }
+		case http.MethodPost:
+			return func(w http.ResponseWriter, r *http.Request) error { return s.rescan(w, r, repo, ref) }
+		}
+	case strings.HasPrefix(path, reposPrefix) && strings.HasSuffix(path, vulnsSuffix) &&
+		len(path) > len(reposPrefix)+len(vulnsSuffix) && r.Method == http.MethodGet:
+		repo := path[len(reposPrefix) : len(path)-len(vulnsSuffix)]
+		return func(w http.ResponseWriter, r *http.Request) error { return s.repoVulns(w, r, repo) }
+	}
+	return nil
+}
+
+func (s *Scans) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := s.route(r)
+	if h == nil {
+		s.api.fail(w, r, notFound(r.URL.Path))
+		return
+	}
+	if err := h(w, r); err != nil {
+		s.api.fail(w, r, scanError(err))
+	}
+}
+
+// scanError maps the scanner's conditions to API errors.
+func scanError(err error) error {
+	switch {
+	case errors.Is(err, scanner.ErrNotScanned):
+		return oci.Errorf(oci.CodeManifestUnknown, "%v; POST to the same URL to scan it", err)
+	case errors.Is(err, metadata.ErrNotFound), errors.Is(err, metadata.ErrRepoNotFound):
+		return oci.Errorf(oci.CodeManifestUnknown, "%v", err)
+	case errors.Is(err, scanner.ErrNoSources):
+		return oci.Errorf(oci.CodeUnsupported, "%v", err).WithStatus(http.StatusConflict)
+	}
+	return err
+}
+
+func (s *Scans) parse(repo, ref string) (digest.Digest, error) {
+	if !oci.ValidName(repo) {
+		return "", oci.Errorf(oci.CodeNameInvalid, "invalid repository name")
+	}
+	d, err := digest.Parse(ref)
+	if err != nil {
+		return "", oci.Errorf(oci.CodeDigestInvalid, "%q: a scan is addressed by digest", ref)
+	}
+	return d, nil
+}
+
+// DBStatus is the body of GET /api/v1/vulndb.
+type DBStatus struct {
+	// Status is "loaded", or "skipped" with Reason "no database".
+	Status string         `json:"status"`
+	Reason string         `json:"reason,omitempty"`
+	DB     *vulndb.Status `json:"db,omitempty"`
+}
+
+func (s *Scans) status(w http.ResponseWriter, r *http.Request) error {
+	st := s.run.Status()
+	if st == nil {
+		return writeJSON(w, r, DBStatus{Status: metadata.ScanSkipped, Reason: scanner.ReasonNoDatabase})
+	}
+	return writeJSON(w, r, DBStatus{Status: "loaded", DB: st})
+}
+
+func (s *Scans) reload(w http.ResponseWriter, r *http.Request) error {
+	res, err := s.run.Reload(r.Context())
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, r, res)
+}
+
+func (s *Scans) report(w http.ResponseWriter, r *http.Request, repo, ref string) error {
+	d, err := s.parse(repo, ref)
+	if err != nil {
+		return err
+	}
+	format := r.URL.Query().Get("format")
+	if format == "" {
+		rep, err := s.read.Report(r.Context(), repo, d)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, r, rep)
+	}
+	f, err := scanreport.ParseFormat(format)
+	if err != nil || (f != scanreport.CycloneDX && f != scanreport.SPDX && f != scanreport.JSON) {
+		return oci.Errorf(oci.CodeUnsupported, "format %q: want cyclonedx, spdx or json", format).WithStatus(http.StatusBadRequest)
+	}
+	var buf bytes.Buffer
+	if err := s.read.WriteSBOM(r.Context(), &buf, repo, d, f); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, err = buf.WriteTo(w)
+	return err
+}
+
+func (s *Scans) rescan(w http.ResponseWriter, r *http.Request, repo, ref string) error {
+	d, err := s.parse(repo, ref)
+	if err != nil {
+		return err
+	}
+	if err := s.run.Enqueue(r.Context(), repo, d, true); err != nil {
+		return err
+	}
+	rep, err := s.read.Report(r.Context(), repo, d)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", r.URL.Path)
+	w.WriteHeader(http.StatusAccepted)
+	return writeJSON(w, r, rep)
+}
+
+// RepoVulnerabilities is the body of GET /api/v1/repositories/{name}/vulnerabilities.
+type RepoVulnerabilities struct {
+	Repository string             `json:"repository"`
+	Tags       []scanner.TagVulns `json:"tags"`
+	Next       string             `json:"next,omitempty"`
+}
+
+func (s *Scans) repoVulns(w http.ResponseWriter, r *http.Request, repo string) error {
+	if !oci.ValidName(repo) {
+		return oci.Errorf(oci.CodeNameInvalid, "invalid repository name")
+	}
+	n, err := s.api.pageSize(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	tags, err := s.read.RepoVulns(r.Context(), repo, metadata.Page{Last: r.URL.Query().Get("last"), N: n + 1})
+	if errors.Is(err, metadata.ErrRepoNotFound) {
+		return oci.Errorf(oci.CodeNameUnknown, "repository %s not found", repo)
+	}
+	if err != nil {
+		return err
+	}
+	out := RepoVulnerabilities{Repository: repo, Tags: tags}
+	if len(tags) > n {
+		out.Tags = tags[:n]
+		out.Next = nextURL(r.URL, n, tags[n-1].Tag)
+	}
+	return writeJSON(w, r, out)
+}
+
+// AffectedImages is the body of GET /api/v1/vulnerabilities/{id}.
+type AffectedImages struct {
+	ID     string                   `json:"id"`
+	Images []metadata.AffectedImage `json:"images"`
+	Next   string                   `json:"next,omitempty"`
+}
+
+func (s *Scans) affected(w http.ResponseWriter, r *http.Request, id string) error {
+	n, err := s.api.pageSize(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	imgs, err := s.read.Affected(r.Context(), id, metadata.Page{Last: r.URL.Query().Get("last"), N: n + 1})
+	if err != nil {
+		return err
+	}
+	out := AffectedImages{ID: id, Images: imgs}
+	if len(imgs) > n {
+		out.Images = imgs[:n]
+		last := imgs[n-1]
+		out.Next = nextURL(r.URL, n, last.Repo+"@"+last.Digest.String())
+	}
+	return writeJSON(w, r, out)
+}
