@@ -46,16 +46,9 @@ func (s *Scanner) scan(ctx context.Context, j job) error {
 	rec := &metadata.ScanRecord{Digest: j.digest, Repo: j.repo, Status: metadata.ScanScanning, Started: s.now()}
 	if prev, err := s.store.Scan(ctx, j.digest); err == nil {
 		rec.Queued = prev.Queued
-		if prev.Status == metadata.ScanComplete || prev.Status == metadata.ScanPartial {
-			// A rescan keeps the last result visible until it is replaced.
-			rec = prev
-			rec.Started = s.now()
-		}
 	}
-	if rec.Status == metadata.ScanScanning {
-		if err := s.store.SaveScan(ctx, rec, nil); err != nil {
-			return err
-		}
+	if err := s.store.SaveScan(ctx, rec, nil); err != nil {
+		return err
 	}
 	m, err := s.store.Manifest(ctx, j.repo, j.digest)
 	if err != nil {

@@ -189,12 +189,9 @@ func (s *Scanner) Enqueue(ctx context.Context, repo string, d digest.Digest, for
 	if !s.claim(d) {
 		return nil
 	}
+	// A rescan replaces the last result at once: a pending scan shows no
+	// findings rather than ones it may be about to contradict.
 	rec := &metadata.ScanRecord{Digest: d, Repo: repo, Status: metadata.ScanPending, Queued: s.now()}
-	if prev != nil && (prev.Status == metadata.ScanComplete || prev.Status == metadata.ScanPartial) {
-		// A forced rescan keeps showing the last result until it finishes.
-		rec = prev
-		rec.Queued = s.now()
-	}
 	if err := s.store.SaveScan(ctx, rec, nil); err != nil {
 		s.release(d)
 		return err
