@@ -118,7 +118,7 @@ func newRoot(stdout, stderr io.Writer, lookup env) *cobra.Command {
 	})
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(newServe(lookup), newVersion(), newPurge(), newUser(lookup))
-	root.AddCommand(newTrash(), newLock())
+	root.AddCommand(newTrash(), newLock(), newPolicy())
 	root.AddCommand(newGC(lookup), newUsage(lookup))
 	root.AddCommand(newScan(), newVulndb())
 	for _, c := range root.Commands() {

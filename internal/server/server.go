@@ -20,6 +20,7 @@ import (
 	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/events"
+	"github.com/berth-registry/berth/internal/lifecycle/policy"
 	"github.com/berth-registry/berth/internal/metadata"
 	"github.com/berth-registry/berth/internal/metadata/sqlite"
 	"github.com/berth-registry/berth/internal/oci"
@@ -38,9 +39,11 @@ type Server struct {
 	registry *registry.Registry
 	access   *access
 	storage  *storageServices
+	policies *policy.Runner
 	metrics  *metrics
 	relay    *events.Relay // outbox subscribers: audit, scanner (audit.go)
 	audit    *audit.Log
+	scan     *scanning // scan on push (scan.go)
 	ln       net.Listener
 	http     *http.Server
 }
@@ -81,7 +84,13 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err := s.openEvents(db); err != nil {
 		return err
 	}
+	if s.scan, err = s.openScanning(ctx, fs, db); err != nil {
+		return err
+	}
 	if s.storage, err = newStorageServices(s.cfg, fs, db, s.log); err != nil {
+		return err
+	}
+	if s.policies, err = s.openPolicies(ctx, db); err != nil {
 		return err
 	}
 
@@ -108,8 +117,8 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	}
 
 	s.http = &http.Server{
-		Handler: s.handler(api.WithAudit(api.WithStorage(api.WithLifecycle(mgmt, api.NewLifecycle(s.meta, mgmt)),
-			api.NewStorage(s.storage.gc, s.storage.meter, mgmt)), api.NewAudit(db, mgmt))),
+		Handler: s.handler(s.scan.wrap(mgmt, api.WithPolicies(api.WithAudit(api.WithStorage(api.WithLifecycle(mgmt, api.NewLifecycle(s.meta, mgmt)),
+			api.NewStorage(s.storage.gc, s.storage.meter, mgmt)), api.NewAudit(db, mgmt)), api.NewPolicies(db, s.policies, mgmt)))),
 		ReadHeaderTimeout: s.cfg.Server.ReadHeaderTimeout,
 		IdleTimeout:       s.cfg.Server.IdleTimeout,
 		MaxHeaderBytes:    int(s.cfg.Server.MaxHeaderBytes),
@@ -165,7 +174,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	go func() { errc <- s.http.Serve(s.ln) }()
 	stopGC := s.storage.start(ctx)
 	stopTrash := s.startTrashExpiry(ctx)
+	stopPolicies := s.startPolicies(ctx)
 	stopEvents := s.startEvents(ctx)
+	stopScan := s.scan.start(ctx)
 
 	var serveErr error
 	select {
@@ -174,6 +185,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	stopTrash()
+	stopPolicies()
 	// The caller's context is done by now; shutdown gets its own deadline.
 	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Server.ShutdownTimeout)
 	defer cancel()
@@ -199,6 +211,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	stopGC() // a scheduled run ends before its stores close
 	stopEvents()
+	stopScan() // after the relay: no delivery waits on the queue
 	errs = append(errs, s.closeStores())
 	return errors.Join(errs...)
 }
