@@ -27,7 +27,7 @@ type ScanReader interface {
 
 // ScanRunner starts scans and reloads the vulnerability database.
 type ScanRunner interface {
-	Enqueue(ctx context.Context, repo string, d digest.Digest, force bool) error
+	Rescan(ctx context.Context, repo string, d digest.Digest) error
 	// Status is the loaded database, nil when none is.
 	Status() *vulndb.Status
 	Reload(ctx context.Context) (scanner.ReloadResult, error)
@@ -192,7 +192,7 @@ func (s *Scans) rescan(w http.ResponseWriter, r *http.Request, repo, ref string)
 	if err != nil {
 		return err
 	}
-	if err := s.run.Enqueue(r.Context(), repo, d, true); err != nil {
+	if err := s.run.Rescan(r.Context(), repo, d); err != nil {
 		return err
 	}
 	rep, err := s.read.Report(r.Context(), repo, d)

@@ -140,6 +140,15 @@ func (s *Scanner) Stop() {
 	s.wg.Wait()
 }
 
+// Rescan queues a scan of repo@d that reads its layers again, whatever
+// was stored; metadata.ErrNotFound if repo holds no such manifest.
+func (s *Scanner) Rescan(ctx context.Context, repo string, d digest.Digest) error {
+	if _, err := s.store.Manifest(ctx, repo, d); err != nil {
+		return err
+	}
+	return s.Enqueue(ctx, repo, d, true)
+}
+
 // HandleEvent is the relay subscription: manifest.pushed enqueues a scan.
 func (s *Scanner) HandleEvent(ctx context.Context, e metadata.Event) error {
 	if e.Type != metadata.EventManifestPushed || e.Digest == "" {
