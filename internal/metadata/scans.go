@@ -22,7 +22,7 @@ const (
 
 // EventScanNewCritical is written, with the rematch that caused it, for
 // every image that gains a CRITICAL or HIGH finding when the vulnerability
-// database changes. Tag carries the new ids, comma-separated.
+// database changes. Detail is {"ids":[…],"dbVersion":"…"}.
 const EventScanNewCritical = "scan.new_critical"
 
 // ScanRecord is the stored scan of one manifest digest. Scans are keyed by

@@ -262,10 +262,10 @@ func TestScanOnPush(t *testing.T) {
 	var crit []string
 	for _, e := range evs {
 		if e.Type == metadata.EventScanNewCritical {
-			crit = append(crit, e.Repo+"@"+e.Digest.String()+" "+e.Tag)
+			crit = append(crit, e.Repo+"@"+e.Digest.String()+" "+string(e.Detail))
 		}
 	}
-	if wantEv := "team/app@" + d.String() + " GO-2020-0015,GO-2022-0956"; len(crit) != 1 || crit[0] != wantEv {
+	if wantEv := "team/app@" + d.String() + ` {"ids":["GO-2020-0015","GO-2022-0956"],"dbVersion":"` + rr.Status.Version + `"}`; len(crit) != 1 || crit[0] != wantEv {
 		t.Errorf("scan.new_critical events = %q, want [%q]", crit, wantEv)
 	}
 

@@ -137,13 +137,24 @@ func (s *Scanner) rematchOne(ctx context.Context, rec *metadata.ScanRecord) (boo
 	gained := severeIDs(res.Findings, old)
 	var events []metadata.Event
 	if len(gained) > 0 {
+		detail, err := json.Marshal(NewCritical{IDs: gained, DBVersion: rec.DBVersion})
+		if err != nil {
+			return false, fmt.Errorf("encoding scan.new_critical of %s: %w", rec.Digest, err)
+		}
 		events = append(events, metadata.Event{Type: metadata.EventScanNewCritical, Repo: rec.Repo,
-			Digest: rec.Digest, MediaType: rec.MediaType, Tag: strings.Join(gained, ","), At: s.now()})
+			Digest: rec.Digest, MediaType: rec.MediaType, Detail: detail, At: s.now()})
 	}
 	if err := s.store.SaveScan(ctx, rec, events); err != nil {
 		return false, err
 	}
 	return len(gained) > 0, nil
+}
+
+// NewCritical is the detail of a scan.new_critical event.
+type NewCritical struct {
+	// IDs are the CRITICAL and HIGH ids the image did not have before.
+	IDs       []string `json:"ids"`
+	DBVersion string   `json:"dbVersion"`
 }
 
 // severeIDs lists the CRITICAL and HIGH ids in now that were not in before.

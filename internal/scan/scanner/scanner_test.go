@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -269,7 +270,8 @@ func TestScanOnPushAndRematch(t *testing.T) {
 			crit = append(crit, ev)
 		}
 	}
-	if len(crit) != 1 || crit[0].Digest != d || crit[0].Tag != "DEBIAN-CVE-2099-0001" {
+	if len(crit) != 1 || crit[0].Digest != d || crit[0].Repo != "team/app" ||
+		!strings.Contains(string(crit[0].Detail), `"ids":["DEBIAN-CVE-2099-0001"]`) {
 		t.Errorf("scan.new_critical events = %+v, want one for %s", crit, d)
 	}
 	// Reloading the same data changes nothing and emits nothing.
