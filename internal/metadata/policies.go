@@ -80,3 +80,15 @@ type TagTimes interface {
 	// TagTime returns one tag as it is now, or ErrNotFound.
 	TagTime(ctx context.Context, repo, tag string) (TagInfo, error)
 }
+
+// TagBatchDeleter removes many tags of one repository in one transaction,
+// each with the same events as one at a time. Retention deletes thousands
+// of tags a run, and a transaction per tag bounds it by commit cost.
+type TagBatchDeleter interface {
+	// DeleteTags removes the named tags of repo, into the recycle bin
+	// (as TrashTag) when trash is set, else for good (as DeleteTag). It
+	// returns one entry per tag: nil, or ErrNotFound for a tag already
+	// gone; any other failure rolls the whole batch back and is the
+	// second result.
+	DeleteTags(ctx context.Context, repo string, tags []string, trash bool) ([]error, error)
+}

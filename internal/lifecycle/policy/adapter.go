@@ -30,6 +30,10 @@ type Store interface {
 type Adapter struct {
 	store Store
 	trash bool
+	// batch is set when the store can delete tags in batches; recheck
+	// then serves the re-check's locks, which the batch reads again.
+	batch   *tagBatcher
+	recheck *lockCache
 }
 
 var (
@@ -40,7 +44,14 @@ var (
 
 // NewAdapter returns an adapter over store; trash sends deletions to the
 // recycle bin.
-func NewAdapter(store Store, trash bool) *Adapter { return &Adapter{store: store, trash: trash} }
+func NewAdapter(store Store, trash bool) *Adapter {
+	a := &Adapter{store: store, trash: trash}
+	if bd, ok := store.(metadata.TagBatchDeleter); ok {
+		a.batch = newTagBatcher(bd, store, trash)
+		a.recheck = newLockCache(store)
+	}
+	return a
+}
 
 // listPage is how many entries one store listing call returns.
 const listPage = 1000
@@ -118,6 +129,9 @@ func (a *Adapter) Manifests(ctx context.Context, repo string) ([]retention.Manif
 // DeleteTag removes the tag, into the bin when it is on, unless a lock or
 // rule forbids it.
 func (a *Adapter) DeleteTag(ctx context.Context, repo, tag string) error {
+	if a.batch != nil {
+		return a.batch.delete(ctx, repo, tag)
+	}
 	locks, err := guard.Load(ctx, a.store, repo)
 	if err != nil {
 		return err
@@ -165,7 +179,12 @@ func (a *Adapter) Tag(ctx context.Context, repo, name string) (retention.Tag, er
 	if err != nil {
 		return retention.Tag{}, notFound(err)
 	}
-	locks, err := guard.Load(ctx, a.store, repo)
+	var locks *guard.Locks
+	if a.recheck != nil {
+		locks, err = a.recheck.get(ctx, repo)
+	} else {
+		locks, err = guard.Load(ctx, a.store, repo)
+	}
 	if err != nil {
 		return retention.Tag{}, err
 	}

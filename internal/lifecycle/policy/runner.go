@@ -26,13 +26,19 @@ type RunStore interface {
 type Options struct {
 	// Trash sends deletions to the recycle bin (lifecycle.trash_days > 0).
 	Trash bool
-	// Concurrency bounds deletions in flight; 0 is the engine's default.
+	// Concurrency bounds deletions in flight; 0 is ApplyConcurrency.
 	Concurrency int
 	// Logger receives one line per run; nil discards.
 	Logger *slog.Logger
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 }
+
+// ApplyConcurrency is how many deletions a run keeps in flight. Tag
+// deletions of a repository are group-committed, so this is also about
+// the size of a batch; most of each deletion is reads that run in
+// parallel.
+const ApplyConcurrency = 32
 
 // Runner plans, applies and records stored policies, one run at a time:
 // two runs of overlapping policies would race each other's re-checks for
@@ -51,6 +57,9 @@ func NewRunner(store RunStore, opts Options) *Runner {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = ApplyConcurrency
 	}
 	return &Runner{store: store, adapter: NewAdapter(store, opts.Trash), opts: opts}
 }

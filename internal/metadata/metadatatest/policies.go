@@ -16,6 +16,7 @@ type PolicyStore interface {
 	metadata.RetentionPolicies
 	metadata.RetentionRuns
 	metadata.TagTimes
+	metadata.TagBatchDeleter
 }
 
 // RunPolicies checks the RetentionPolicies, RetentionRuns and TagTimes
@@ -25,6 +26,7 @@ func RunPolicies(t *testing.T, open func(t *testing.T) PolicyStore) {
 	t.Run("Policies", func(t *testing.T) { testPolicies(t, open(t)) })
 	t.Run("Runs", func(t *testing.T) { testRetentionRuns(t, open(t)) })
 	t.Run("TagTimes", func(t *testing.T) { testTagTimes(t, open(t)) })
+	t.Run("DeleteTags", func(t *testing.T) { testDeleteTags(t, open(t)) })
 }
 
 func testPolicies(t *testing.T, s PolicyStore) {
@@ -161,5 +163,42 @@ func testTagTimes(t *testing.T, s PolicyStore) {
 	}
 	if _, err := s.TagTime(f.ctx, "app", "nope"); !errors.Is(err, metadata.ErrNotFound) {
 		t.Errorf("TagTime(absent tag) = %v, want ErrNotFound", err)
+	}
+}
+
+func testDeleteTags(t *testing.T, s PolicyStore) {
+	for _, trash := range []bool{true, false} {
+		t.Run(map[bool]string{true: "trash", false: "delete"}[trash], func(t *testing.T) {
+			f := &fixture{t: t, s: s, ctx: metadata.WithActor(context.Background(), "policy:x")}
+			repo := map[bool]string{true: "bin", false: "gone"}[trash]
+			m := f.image(repo, "one", at(1), "a", "b", "c")
+			errs, err := s.DeleteTags(f.ctx, repo, []string{"a", "nope", "c"}, trash)
+			if err != nil || len(errs) != 3 || errs[0] != nil || !errors.Is(errs[1], metadata.ErrNotFound) || errs[2] != nil {
+				t.Fatalf("DeleteTags = %v, %v; want nil, ErrNotFound, nil", errs, err)
+			}
+			if tags := f.tags(repo); len(tags) != 1 || tags[0] != "b" {
+				t.Errorf("tags = %v, want [b]", tags)
+			}
+			if _, err := s.Manifest(f.ctx, repo, m.Digest); err != nil {
+				t.Errorf("manifest: %v, want kept (tags only)", err)
+			}
+			bin, err := s.ListTrash(f.ctx, repo, metadata.Page{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := map[bool]int{true: 2, false: 0}[trash]; len(bin) != want {
+				t.Errorf("bin = %+v, want %d entries", bin, want)
+			}
+			want := map[bool]string{true: metadata.EventTagTrashed, false: metadata.EventTagDeleted}[trash]
+			var n int
+			for _, e := range f.events() {
+				if e.Type == want && e.Repo == repo && e.Actor == "policy:x" {
+					n++
+				}
+			}
+			if n != 2 {
+				t.Errorf("%d %s events by policy:x, want 2", n, want)
+			}
+		})
 	}
 }

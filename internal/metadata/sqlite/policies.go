@@ -241,16 +241,12 @@ func (s *Store) ListTagTimes(ctx context.Context, repo string) ([]metadata.TagIn
 	return out, nil
 }
 
-// TagTime returns one tag with its times, or ErrNotFound.
+// TagTime returns one tag with its times, or ErrNotFound. One query: the
+// engine re-checks every tag it deletes.
 func (s *Store) TagTime(ctx context.Context, repo, tag string) (metadata.TagInfo, error) {
-	id, err := repoID(ctx, s.r, repo)
-	if errors.Is(err, metadata.ErrRepoNotFound) {
-		return metadata.TagInfo{}, fmt.Errorf("tag %s:%s: %w", repo, tag, errors.Join(err, metadata.ErrNotFound))
-	}
-	if err != nil {
-		return metadata.TagInfo{}, err
-	}
-	ti, err := scanTagTime(s.r.QueryRowContext(ctx, tagTimesSQL+` AND t.name = ?`, id, tag), repo)
+	ti, err := scanTagTime(s.r.QueryRowContext(ctx, `SELECT t.name, t.digest, m.media_type, t.first_pushed, t.updated, m.last_pulled_at
+		FROM repositories r JOIN tags t ON t.repo_id = r.id JOIN manifests m ON m.repo_id = t.repo_id AND m.digest = t.digest
+		WHERE r.name = ? AND t.name = ?`, repo, tag), repo)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ti, fmt.Errorf("tag %s:%s: %w", repo, tag, metadata.ErrNotFound)
 	}
@@ -258,4 +254,33 @@ func (s *Store) TagTime(ctx context.Context, repo, tag string) (metadata.TagInfo
 		return ti, fmt.Errorf("reading tag %s:%s: %w", repo, tag, err)
 	}
 	return ti, nil
+}
+
+var _ metadata.TagBatchDeleter = (*Store)(nil)
+
+// DeleteTags removes tags of one repository in one transaction.
+func (s *Store) DeleteTags(ctx context.Context, repo string, tags []string, trash bool) ([]error, error) {
+	now := s.now()
+	errs := make([]error, len(tags))
+	err := s.write(ctx, func(tx *wtx) error {
+		for i, tag := range tags {
+			var err error
+			if trash {
+				err = trashTagTx(ctx, tx, repo, tag, now)
+			} else {
+				err = deleteTagTx(ctx, tx, repo, tag, now)
+			}
+			switch {
+			case errors.Is(err, metadata.ErrNotFound):
+				errs[i] = fmt.Errorf("tag %s:%s: %w", repo, tag, err)
+			case err != nil:
+				return fmt.Errorf("tag %s: %w", tag, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("deleting %d tags of %s: %w", len(tags), repo, err)
+	}
+	return errs, nil
 }

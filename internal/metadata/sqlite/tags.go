@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -129,30 +130,34 @@ func (s *Store) tagDetails(ctx context.Context, repo string, order metadata.Orde
 
 // DeleteTag removes a tag and announces it, or returns ErrNotFound.
 func (s *Store) DeleteTag(ctx context.Context, repo, tag string) error {
-	err := s.write(ctx, func(tx *wtx) error {
-		var (
-			dgst, mediaType string
-			size            int64
-		)
-		err := tx.QueryRowContext(ctx, `DELETE FROM tags
-			WHERE repo_id = (SELECT id FROM repositories WHERE name = ?) AND name = ?
-			RETURNING digest`, repo, tag).Scan(&dgst)
-		if errors.Is(err, sql.ErrNoRows) {
-			return metadata.ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		// The manifest row must exist: tags reference it by foreign key.
-		if err := tx.QueryRowContext(ctx, `SELECT m.media_type, m.size FROM repositories r
-			JOIN manifests m ON m.repo_id = r.id WHERE r.name = ? AND m.digest = ?`, repo, dgst).Scan(&mediaType, &size); err != nil {
-			return fmt.Errorf("reading tagged manifest: %w", err)
-		}
-		return insertEvent(ctx, tx, metadata.Event{Type: metadata.EventTagDeleted, Repo: repo, Tag: tag,
-			Digest: digest.Digest(dgst), MediaType: mediaType, Size: size, Actor: metadata.ActorFrom(ctx), At: s.now()})
-	})
+	err := s.write(ctx, func(tx *wtx) error { return deleteTagTx(ctx, tx, repo, tag, s.now()) })
 	if err != nil {
 		return fmt.Errorf("deleting tag %s:%s: %w", repo, tag, err)
 	}
 	return nil
+}
+
+// deleteTagTx removes one tag inside tx; ErrNotFound comes before any
+// write, so a batch can carry on after it (DeleteTags).
+func deleteTagTx(ctx context.Context, tx *wtx, repo, tag string, now time.Time) error {
+	var (
+		dgst, mediaType string
+		size            int64
+	)
+	err := tx.QueryRowContext(ctx, `DELETE FROM tags
+		WHERE repo_id = (SELECT id FROM repositories WHERE name = ?) AND name = ?
+		RETURNING digest`, repo, tag).Scan(&dgst)
+	if errors.Is(err, sql.ErrNoRows) {
+		return metadata.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	// The manifest row must exist: tags reference it by foreign key.
+	if err := tx.QueryRowContext(ctx, `SELECT m.media_type, m.size FROM repositories r
+		JOIN manifests m ON m.repo_id = r.id WHERE r.name = ? AND m.digest = ?`, repo, dgst).Scan(&mediaType, &size); err != nil {
+		return fmt.Errorf("reading tagged manifest: %w", err)
+	}
+	return insertEvent(ctx, tx, metadata.Event{Type: metadata.EventTagDeleted, Repo: repo, Tag: tag,
+		Digest: digest.Digest(dgst), MediaType: mediaType, Size: size, Actor: metadata.ActorFrom(ctx), At: now})
 }

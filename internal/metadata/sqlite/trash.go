@@ -39,39 +39,40 @@ ORDER BY t.id LIMIT ?`
 // TrashTag moves a tag into the bin and announces it.
 func (s *Store) TrashTag(ctx context.Context, repo, tag string) error {
 	now := s.now()
-	err := s.write(ctx, func(tx *wtx) error {
-		var (
-			id              int64
-			dgst, mediaType string
-			size            int64
-		)
-		err := tx.QueryRowContext(ctx, `SELECT r.id, t.digest, m.media_type, m.size FROM repositories r
-			JOIN tags t ON t.repo_id = r.id JOIN manifests m ON m.repo_id = t.repo_id AND m.digest = t.digest
-			WHERE r.name = ? AND t.name = ?`, repo, tag).Scan(&id, &dgst, &mediaType, &size)
-		if errors.Is(err, sql.ErrNoRows) {
-			return metadata.ErrNotFound
-		}
-		if err != nil {
-			return fmt.Errorf("looking up tag: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM tags WHERE repo_id = ? AND name = ?`, id, tag); err != nil {
-			return fmt.Errorf("removing tag: %w", err)
-		}
-		if err := insertTrash(ctx, tx, id, dgst, tag, nil, now); err != nil {
-			return err
-		}
-		return insertEvent(ctx, tx, metadata.Event{Type: metadata.EventTagTrashed, Repo: repo, Tag: tag,
-			Digest: digest.Digest(dgst), MediaType: mediaType, Size: size, Actor: metadata.ActorFrom(ctx), At: now})
-	})
+	err := s.write(ctx, func(tx *wtx) error { return trashTagTx(ctx, tx, repo, tag, now) })
 	if err != nil {
 		return fmt.Errorf("trashing tag %s:%s: %w", repo, tag, err)
 	}
 	return nil
 }
 
+// trashTagTx moves one tag into the bin inside tx; ErrNotFound comes
+// before any write, so a batch can carry on after it (DeleteTags).
+func trashTagTx(ctx context.Context, tx *wtx, repo, tag string, now time.Time) error {
+	var (
+		id              int64
+		dgst, mediaType string
+		size            int64
+	)
+	err := tx.QueryRowContext(ctx, trashTagLookupSQL, repo, tag).Scan(&id, &dgst, &mediaType, &size)
+	if errors.Is(err, sql.ErrNoRows) {
+		return metadata.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("looking up tag: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, deleteTagByIDSQL, id, tag); err != nil {
+		return fmt.Errorf("removing tag: %w", err)
+	}
+	if err := insertTrash(ctx, tx, id, dgst, tag, nil, now); err != nil {
+		return err
+	}
+	return insertEvent(ctx, tx, metadata.Event{Type: metadata.EventTagTrashed, Repo: repo, Tag: tag,
+		Digest: digest.Digest(dgst), MediaType: mediaType, Size: size, Actor: metadata.ActorFrom(ctx), At: now})
+}
+
 func insertTrash(ctx context.Context, tx *wtx, repoID int64, dgst, tag string, tags []string, at time.Time) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO trash (repo_id, digest, tag, tags, trashed_at, actor)
-		VALUES (?, ?, ?, ?, ?, ?)`, repoID, dgst, tag, strings.Join(tags, " "), nanos(at), metadata.ActorFrom(ctx)); err != nil {
+	if _, err := tx.ExecContext(ctx, insertTrashSQL, repoID, dgst, tag, strings.Join(tags, " "), nanos(at), metadata.ActorFrom(ctx)); err != nil {
 		return fmt.Errorf("recording trash entry: %w", err)
 	}
 	return nil
@@ -358,3 +359,13 @@ func (s *Store) PurgeTrash(ctx context.Context, repo string, cutoff time.Time) (
 	}
 	return n, nil
 }
+
+// Statements of trashing a tag, prepared (wtx.go): retention trashes
+// thousands of tags in a row.
+const (
+	trashTagLookupSQL = `SELECT r.id, t.digest, m.media_type, m.size FROM repositories r
+	JOIN tags t ON t.repo_id = r.id JOIN manifests m ON m.repo_id = t.repo_id AND m.digest = t.digest
+	WHERE r.name = ? AND t.name = ?`
+	deleteTagByIDSQL = `DELETE FROM tags WHERE repo_id = ? AND name = ?`
+	insertTrashSQL   = `INSERT INTO trash (repo_id, digest, tag, tags, trashed_at, actor) VALUES (?, ?, ?, ?, ?, ?)`
+)
