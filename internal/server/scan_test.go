@@ -306,3 +306,38 @@ func TestScanningDisabled(t *testing.T) {
 		t.Errorf("reload with no scan.db = %d, want 409", code)
 	}
 }
+
+func TestScanAPIErrors(t *testing.T) {
+	osv := t.TempDir()
+	copyFiles(t, osv, "../scan/vulndb/testdata/go/GO-2020-0015.json")
+	cfg := testConfig(t)
+	cfg.Scan.DB = config.List(osv)
+	s, _, _ := start(t, cfg)
+	base := s.URL()
+	d := pushScanImage(t, base, "x/app", "v1", gzLayer(t, map[string][]byte{"etc/os-release": []byte(scanOSRelease)}))
+	if r := waitScan(t, base, "x/app", d); r.Status != metadata.ScanComplete || r.Summary == nil || len(r.Findings) != 0 {
+		t.Fatalf("scan = %+v", r)
+	}
+	unknown := digest.FromString("nope")
+	tests := []struct {
+		method, path string
+		status       int
+	}{
+		{http.MethodGet, "/api/v1/repositories/x/app/manifests/v1/scan", http.StatusBadRequest},
+		{http.MethodGet, "/api/v1/repositories/x/app/manifests/" + unknown.String() + "/scan", http.StatusNotFound},
+		{http.MethodPost, "/api/v1/repositories/x/app/manifests/" + unknown.String() + "/scan", http.StatusNotFound},
+		{http.MethodGet, "/api/v1/repositories/no/such/manifests/" + d.String() + "/scan", http.StatusNotFound},
+		{http.MethodGet, "/api/v1/repositories/x/app/manifests/" + d.String() + "/scan?format=sarif", http.StatusBadRequest},
+		{http.MethodGet, "/api/v1/repositories/x/app/manifests/" + d.String() + "/scan?format=spdx", http.StatusOK},
+		{http.MethodGet, "/api/v1/repositories/no/such/vulnerabilities", http.StatusNotFound},
+		{http.MethodGet, "/api/v1/vulnerabilities/GO-2020-0015", http.StatusOK},
+		{http.MethodDelete, "/api/v1/vulndb", http.StatusNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			if code := scanGet(t, tt.method, base+tt.path, nil); code != tt.status {
+				t.Errorf("%s %s = %d, want %d", tt.method, tt.path, code, tt.status)
+			}
+		})
+	}
+}

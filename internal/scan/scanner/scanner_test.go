@@ -362,3 +362,49 @@ func TestNoDatabase(t *testing.T) {
 		t.Errorf("Reload without sources: %v", err)
 	}
 }
+
+// TestRecover: a scan a stopped server left pending is queued again at
+// start, and an image skipped for want of a database is scanned once one
+// is loaded.
+func TestRecover(t *testing.T) {
+	e := newEnv(t)
+	skipped := e.debian("a")
+	e.push("a", skipped)
+	if r := e.wait("a", skipped); r.Status != metadata.ScanSkipped {
+		t.Fatalf("without a database: %+v", r)
+	}
+	e.sc.Stop()
+	pending := e.image("b", "application/vnd.oci.image.config.v1+json",
+		[][]byte{gz(t, map[string]string{"etc/os-release": osRelease, "var/lib/dpkg/status": dpkgStatus, "x": "y"})})
+	if err := e.meta.SaveScan(e.ctx, &metadata.ScanRecord{Digest: pending, Repo: "b", Status: metadata.ScanPending}, nil); err != nil {
+		t.Fatal(err)
+	}
+	db, err := scanner.LoadDB(e.ctx, []string{debianDB(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.db.Store(db)
+	e.sc = scanner.New(e.meta, e.blobs, e.db, scanner.Options{})
+	e.sc.Start(e.ctx)
+	t.Cleanup(e.sc.Stop)
+	for _, c := range []struct {
+		repo string
+		d    digest.Digest
+	}{{"a", skipped}, {"b", pending}} {
+		// Requeueing runs beside the workers: poll for the result.
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			r, err := e.sc.Report(e.ctx, c.repo, c.d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Status == metadata.ScanComplete && len(r.Findings) == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s after restart: %s with %v", c.repo, r.Status, ids(r))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
