@@ -19,6 +19,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/metadata"
 	"github.com/berth-registry/berth/internal/metadata/sqlite"
+	"github.com/berth-registry/berth/internal/scan/inventory"
 	"github.com/berth-registry/berth/internal/scan/scanner"
 	"github.com/berth-registry/berth/internal/scan/vulndb"
 	"github.com/berth-registry/berth/internal/storage"
@@ -407,4 +408,24 @@ func TestRecover(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
+}
+
+// TestBombIsPartial: a layer that decompresses past the configured cap
+// ends the scan partial with the reason, and the findings of what was
+// read are still reported.
+func TestBombIsPartial(t *testing.T) {
+	e := newEnv(t, debianDB(t))
+	e.sc.Stop()
+	e.sc = scanner.New(e.meta, e.blobs, e.db, scanner.Options{Inventory: inventory.Options{Limits: inventory.Limits{MaxUncompressedBytes: 1 << 20}}})
+	e.sc.Start(e.ctx)
+	t.Cleanup(e.sc.Stop)
+	bomb := gz(t, map[string]string{"zeros": strings.Repeat("\x00", 16<<20)})
+	d := e.image("bomb", "application/vnd.oci.image.config.v1+json", [][]byte{
+		gz(t, map[string]string{"etc/os-release": osRelease, "var/lib/dpkg/status": dpkgStatus}), bomb})
+	e.push("bomb", d)
+	r := e.wait("bomb", d)
+	if r.Status != metadata.ScanPartial || r.Reason == "" || !slices.Equal(ids(r), []string{"DEBIAN-CVE-2099-0001:CRITICAL"}) {
+		t.Errorf("bomb = %s %q %v, want partial with a reason and the zlib finding", r.Status, r.Reason, ids(r))
+	}
+	t.Logf("reason: %s (bomb layer %d bytes)", r.Reason, len(bomb))
 }
