@@ -92,3 +92,13 @@ type TagBatchDeleter interface {
 	// second result.
 	DeleteTags(ctx context.Context, repo string, tags []string, trash bool) ([]error, error)
 }
+
+// ManifestGraph lists a repository's manifests as retention plans them:
+// with subjects, children and blob sizes but without tags, in a few range
+// scans rather than per-manifest lookups.
+type ManifestGraph interface {
+	// ListManifestGraph returns every live manifest of repo in digest
+	// order, Tags left nil; ErrRepoNotFound if the repository does not
+	// exist.
+	ListManifestGraph(ctx context.Context, repo string) ([]ManifestInfo, error)
+}

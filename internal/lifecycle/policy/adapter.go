@@ -104,12 +104,7 @@ func (a *Adapter) Manifests(ctx context.Context, repo string) ([]retention.Manif
 		return nil, err
 	}
 	var out []retention.Manifest
-	p := metadata.Page{N: listPage}
-	for {
-		page, err := a.store.ListManifests(ctx, repo, p)
-		if err != nil {
-			return nil, notFound(err)
-		}
+	add := func(page []metadata.ManifestInfo) {
 		for _, m := range page {
 			rm := retention.Manifest{Digest: m.Digest, MediaType: m.MediaType, ArtifactType: m.ArtifactType,
 				Size: m.Size, PushedAt: m.PushedAt, LastPulledAt: m.LastPulledAt, Subject: m.Subject,
@@ -119,6 +114,22 @@ func (a *Adapter) Manifests(ctx context.Context, repo string) ([]retention.Manif
 			}
 			out = append(out, rm)
 		}
+	}
+	if g, ok := a.store.(metadata.ManifestGraph); ok {
+		all, err := g.ListManifestGraph(ctx, repo)
+		if err != nil {
+			return nil, notFound(err)
+		}
+		add(all)
+		return out, nil
+	}
+	p := metadata.Page{N: listPage}
+	for {
+		page, err := a.store.ListManifests(ctx, repo, p)
+		if err != nil {
+			return nil, notFound(err)
+		}
+		add(page)
 		if len(page) < p.N {
 			return out, nil
 		}

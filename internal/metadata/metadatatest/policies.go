@@ -17,6 +17,7 @@ type PolicyStore interface {
 	metadata.RetentionRuns
 	metadata.TagTimes
 	metadata.TagBatchDeleter
+	metadata.ManifestGraph
 }
 
 // RunPolicies checks the RetentionPolicies, RetentionRuns and TagTimes
@@ -27,6 +28,7 @@ func RunPolicies(t *testing.T, open func(t *testing.T) PolicyStore) {
 	t.Run("Runs", func(t *testing.T) { testRetentionRuns(t, open(t)) })
 	t.Run("TagTimes", func(t *testing.T) { testTagTimes(t, open(t)) })
 	t.Run("DeleteTags", func(t *testing.T) { testDeleteTags(t, open(t)) })
+	t.Run("ManifestGraph", func(t *testing.T) { testManifestGraph(t, open(t)) })
 }
 
 func testPolicies(t *testing.T, s PolicyStore) {
@@ -200,5 +202,58 @@ func testDeleteTags(t *testing.T, s PolicyStore) {
 				t.Errorf("%d %s events by policy:x, want 2", n, want)
 			}
 		})
+	}
+}
+
+// testManifestGraph checks that ListManifestGraph is ListManifests
+// without tags, over an index, its children, a referrer and a trashed
+// manifest.
+func testManifestGraph(t *testing.T, s PolicyStore) {
+	f := &fixture{t: t, s: s, ctx: context.Background()}
+	if _, err := s.ListManifestGraph(f.ctx, "app"); !errors.Is(err, metadata.ErrRepoNotFound) {
+		t.Fatalf("ListManifestGraph(absent) = %v, want ErrRepoNotFound", err)
+	}
+	a := f.image("app", "a", at(1))
+	b := f.image("app", "b", at(2))
+	idx := index("app", "idx", a, b)
+	idx.PushedAt = at(3)
+	f.put(idx, "multi")
+	sig := manifest("app", "sig", f.blob("app", "sig/layer", 10))
+	sig.Subject, sig.PushedAt = idx.Digest, at(4)
+	f.put(sig)
+	gone := f.image("app", "gone", at(5), "gone")
+	if _, err := s.TrashManifest(f.ctx, "app", gone.Digest); err != nil {
+		t.Fatal(err)
+	}
+	want, err := s.ListManifests(f.ctx, "app", metadata.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ListManifestGraph(f.ctx, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 || len(want) != 4 {
+		t.Fatalf("got %d manifests, ListManifests %d; want 4 (the trashed one left out)", len(got), len(want))
+	}
+	for i := range want {
+		w, g := want[i], got[i]
+		if len(g.Tags) != 0 {
+			t.Errorf("%s: tags %v, want none", g.Digest, g.Tags)
+		}
+		w.Tags, g.Tags = nil, nil
+		for _, m := range []*metadata.ManifestInfo{&w, &g} { // empty and nil lists are the same
+			if len(m.Blobs) == 0 {
+				m.Blobs = nil
+			}
+			if len(m.Children) == 0 {
+				m.Children = nil
+			}
+		}
+		wj, _ := json.Marshal(w)
+		gj, _ := json.Marshal(g)
+		if string(wj) != string(gj) {
+			t.Errorf("manifest %d:\n got  %s\n want %s", i, gj, wj)
+		}
 	}
 }
