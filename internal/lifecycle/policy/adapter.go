@@ -34,6 +34,9 @@ type Adapter struct {
 	// then serves the re-check's locks, which the batch reads again.
 	batch   *tagBatcher
 	recheck *lockCache
+	// plan serves Tags and Manifests, which read the same locks; it is
+	// apart from recheck so that a plan never makes a re-check stale.
+	plan *lockCache
 }
 
 var (
@@ -50,6 +53,7 @@ func NewAdapter(store Store, trash bool) *Adapter {
 		a.batch = newTagBatcher(bd, store, trash)
 		a.recheck = newLockCache(store)
 	}
+	a.plan = newLockCache(store)
 	return a
 }
 
@@ -80,7 +84,7 @@ func (a *Adapter) Tags(ctx context.Context, repo string) ([]retention.Tag, error
 	if err != nil {
 		return nil, notFound(err)
 	}
-	locks, err := guard.Load(ctx, a.store, repo)
+	locks, err := a.plan.get(ctx, repo)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +103,7 @@ func tagOf(t metadata.TagInfo, locks *guard.Locks) retention.Tag {
 // Manifests returns every live manifest of repo, marked Locked when the
 // repository or the digest is delete-locked.
 func (a *Adapter) Manifests(ctx context.Context, repo string) ([]retention.Manifest, error) {
-	locks, err := guard.Load(ctx, a.store, repo)
+	locks, err := a.plan.get(ctx, repo)
 	if err != nil {
 		return nil, err
 	}
@@ -190,12 +194,7 @@ func (a *Adapter) Tag(ctx context.Context, repo, name string) (retention.Tag, er
 	if err != nil {
 		return retention.Tag{}, notFound(err)
 	}
-	var locks *guard.Locks
-	if a.recheck != nil {
-		locks, err = a.recheck.get(ctx, repo)
-	} else {
-		locks, err = guard.Load(ctx, a.store, repo)
-	}
+	locks, err := a.cachedLocks(ctx, repo)
 	if err != nil {
 		return retention.Tag{}, err
 	}
@@ -213,6 +212,15 @@ func (a *Adapter) ManifestTags(ctx context.Context, repo string, d digest.Digest
 		return nil, fmt.Errorf("reading tags of %s@%s: %w", repo, d, err)
 	}
 	return tags, nil
+}
+
+// cachedLocks serves the re-check, which the batched deletion repeats
+// with fresh locks; without batching every read is fresh.
+func (a *Adapter) cachedLocks(ctx context.Context, repo string) (*guard.Locks, error) {
+	if a.recheck != nil {
+		return a.recheck.get(ctx, repo)
+	}
+	return guard.Load(ctx, a.store, repo)
 }
 
 // notFound adds retention.ErrNotFound to the store's not-found errors so

@@ -111,7 +111,11 @@ func (s *Scheduler) RunDue(ctx context.Context) int {
 		}
 		s.last[p.Name] = now
 		ran++
-		if _, err := s.runner.Run(ctx, p.Name, false); err != nil && !errors.Is(err, context.Canceled) {
+		rep, err := s.runner.Run(ctx, p.Name, false)
+		if rep != nil {
+			s.last[p.Name] = rep.Run.Started
+		}
+		if err != nil && !errors.Is(err, context.Canceled) {
 			s.log.ErrorContext(ctx, "scheduled retention run", slog.String("policy", p.Name), slog.Any("err", err))
 		}
 	}

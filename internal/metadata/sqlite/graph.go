@@ -14,7 +14,7 @@ import (
 var _ metadata.ManifestGraph = (*Store)(nil)
 
 // ListManifestGraph reads a repository's manifests, blob references and
-// children in three scans of the repository's key range, joined in
+// children in four scans of the repository's key range, joined in
 // memory: a 100,000-manifest plan cannot afford listManifestsSQL's three
 // correlated lookups per manifest.
 func (s *Store) ListManifestGraph(ctx context.Context, repo string) ([]metadata.ManifestInfo, error) {
@@ -26,7 +26,7 @@ func (s *Store) ListManifestGraph(ctx context.Context, repo string) ([]metadata.
 }
 
 func (s *Store) listManifestGraph(ctx context.Context, repo string) ([]metadata.ManifestInfo, error) {
-	// One read transaction: the three scans see the same snapshot.
+	// One read transaction: the scans see the same snapshot.
 	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, err
@@ -59,23 +59,35 @@ func (s *Store) listManifestGraph(ctx context.Context, repo string) ([]metadata.
 	if err != nil {
 		return nil, err
 	}
-	// Rows come in (manifest, blob) and (parent, child) key order, so
-	// each manifest's lists are in digest order as ManifestInfo promises.
-	err = scanRows(ctx, tx, `SELECT b.manifest, b.blob, COALESCE(rb.size, 0) FROM manifest_blobs b
-		LEFT JOIN repo_blobs rb ON rb.repo_id = b.repo_id AND rb.digest = b.blob
-		WHERE b.repo_id = ? ORDER BY b.manifest, b.blob`, []any{id}, func(rows *sql.Rows) error {
-		var (
-			m, b string
-			size int64
-		)
-		if err := rows.Scan(&m, &b, &size); err != nil {
+	// Blob sizes come from the repository's links, read in one scan: a
+	// lookup per reference would cost as much as the rest of the graph.
+	sizes := make(map[string]int64)
+	err = scanRows(ctx, tx, `SELECT digest, size FROM repo_blobs WHERE repo_id = ?`, []any{id}, func(rows *sql.Rows) error {
+		var d string
+		var n int64
+		if err := rows.Scan(&d, &n); err != nil {
 			return err
 		}
-		if i, ok := at[m]; ok {
-			out[i].Blobs = append(out[i].Blobs, metadata.BlobRef{Digest: digest.Digest(b), Size: size})
-		}
+		sizes[d] = n
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	// Rows come in (manifest, blob) and (parent, child) key order, so
+	// each manifest's lists are in digest order as ManifestInfo promises.
+	// A reference whose link is gone counts as size 0, as in ListManifests.
+	err = scanRows(ctx, tx, `SELECT manifest, blob FROM manifest_blobs WHERE repo_id = ? ORDER BY manifest, blob`, []any{id},
+		func(rows *sql.Rows) error {
+			var m, b string
+			if err := rows.Scan(&m, &b); err != nil {
+				return err
+			}
+			if i, ok := at[m]; ok {
+				out[i].Blobs = append(out[i].Blobs, metadata.BlobRef{Digest: digest.Digest(b), Size: sizes[b]})
+			}
+			return nil
+		})
 	if err != nil {
 		return nil, err
 	}
