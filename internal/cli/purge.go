@@ -87,7 +87,7 @@ func newPurge() *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.registry, "registry", "", "base URL of the Berth registry, e.g. http://127.0.0.1:5000 (required)")
+	fl.StringVar(&f.registry, "registry", "http://127.0.0.1:5000", "base URL of the Berth registry")
 	fl.StringArrayVar(&f.filters, "filter", nil, "'repository-regex:tag-regex' selecting what the rules apply to (repeatable, required)")
 	fl.StringVar(&f.ago, "ago", "", "delete selected tags pushed longer ago than this: 30d, 2d3h6m, 0d for any age")
 	fl.IntVar(&f.keep, "keep", 0, "always keep the N newest selected tags of each repository (a floor)")
@@ -114,7 +114,7 @@ func (f *purgeFlags) compile() ([]filterRepo, retention.Policy, error) {
 	var errs []error
 	p := retention.Policy{Name: "purge", Keep: f.keep}
 	if f.registry == "" {
-		errs = append(errs, errors.New("--registry is required"))
+		errs = append(errs, errors.New("--registry must not be empty"))
 	}
 	if len(f.filters) == 0 {
 		errs = append(errs, errors.New("at least one --filter 'repository-regex:tag-regex' is required"))

@@ -237,7 +237,7 @@ func TestPurgeUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no registry", []string{"--filter", "a:b", "--ago", "1d"}, "--registry is required"},
+		{"empty registry", []string{"--registry", "", "--filter", "a:b", "--ago", "1d"}, "--registry must not be empty"},
 		{"no filter", []string{"--registry", "http://127.0.0.1:1", "--ago", "1d"}, "at least one --filter"},
 		{"filter without colon", []string{"--registry", "http://127.0.0.1:1", "--filter", "abc", "--ago", "1d"}, "want 'repository-regex:tag-regex'"},
 		{"bad regex", []string{"--registry", "http://127.0.0.1:1", "--filter", "a(:b", "--ago", "1d"}, "invalid regular expression"},

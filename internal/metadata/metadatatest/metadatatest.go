@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) metadata.Store) {
 	t.Run("Events", func(t *testing.T) { testEvents(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
 	t.Run("Trash", func(t *testing.T) { testTrash(t, open) })
+	t.Run("RestoreTagOfTrashedManifest", func(t *testing.T) { testRestoreTagOfTrashedManifest(t, open) })
 	t.Run("TrashTag", func(t *testing.T) { testTrashTag(t, open) })
 	t.Run("Locks", func(t *testing.T) { testLocks(t, open) })
 	t.Run("ImmutableRules", func(t *testing.T) { testImmutableRules(t, open) })

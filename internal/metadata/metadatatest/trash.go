@@ -149,3 +149,31 @@ func wantEvents(t *testing.T, evs []metadata.Event, types ...string) {
 		}
 	}
 }
+
+// testRestoreTagOfTrashedManifest checks that a tag which went to the bin
+// with its manifest (a delete by digest) can be restored by its name, and
+// that a name the bin never held is still not found.
+func testRestoreTagOfTrashedManifest(t *testing.T, open func(t *testing.T) metadata.Store) {
+	f := newFixture(t, open)
+	m := f.image("app", "one", at(0), "v1", "v1_x")
+	f.image("app", "two", at(1), "v1x")
+	if _, err := f.s.TrashManifest(f.ctx, "app", m.Digest); err != nil {
+		t.Fatal(err)
+	}
+	// "v1" must not match "v1_x" or "v1x" by accident, nor they it.
+	if _, err := f.s.Restore(f.ctx, "app", "v1_", "", false); !errors.Is(err, metadata.ErrNotFound) {
+		t.Errorf("Restore of a tag the bin never held: err = %v, want ErrNotFound", err)
+	}
+	e, err := f.s.Restore(f.ctx, "app", "v1", "", false)
+	if err != nil || e.Digest != m.Digest {
+		t.Fatalf("Restore by tag of a trashed manifest = %v, %v", e, err)
+	}
+	for _, tag := range []string{"v1", "v1_x"} {
+		if got, err := f.s.TaggedManifest(f.ctx, "app", tag); err != nil || got.Digest != m.Digest {
+			t.Errorf("tag %s after restore: %v, %v", tag, got, err)
+		}
+	}
+	if left, _ := f.s.ListTrash(f.ctx, "", metadata.Page{}); len(left) != 0 {
+		t.Errorf("bin after restore = %v, want empty", left)
+	}
+}

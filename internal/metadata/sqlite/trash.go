@@ -228,6 +228,15 @@ func (r *restorer) entry(ctx context.Context, where string, args ...any) (*metad
 
 func (r *restorer) tag(ctx context.Context, tag string) (*metadata.TrashEntry, error) {
 	e, manifestTrashed, err := r.entry(ctx, `t.tag = ?`, tag)
+	if errors.Is(err, metadata.ErrNotFound) {
+		// The tag went to the bin with its manifest (a delete by digest):
+		// restoring the manifest brings the tag back with it.
+		e, _, err = r.entry(ctx, `t.tag = '' AND instr(' ' || t.tags || ' ', ?) > 0`, " "+tag+" ")
+		if err != nil {
+			return nil, err
+		}
+		return r.manifest(ctx, e.Digest)
+	}
 	if err != nil {
 		return nil, err
 	}
