@@ -50,7 +50,7 @@ lint: vet ## vet + staticcheck + gofmt check
 .PHONY: test
 # Both suites always run, so one CI log shows every failure; the target
 # fails if either did. Each phase prints its wall time for the CI budget.
-test: tools vet ## everything: tools, vet, race unit tests, e2e + conformance
+test: tools lint ## everything: tools, vet + staticcheck + gofmt, race unit tests, e2e + conformance
 	@status=0; \
 	for t in test-race integration; do \
 		start=$$SECONDS; \
