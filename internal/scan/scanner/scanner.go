@@ -82,6 +82,11 @@ type Scanner struct {
 
 	mu       sync.Mutex
 	inflight map[digest.Digest]bool
+	// claiming is held from claiming a digest until its pending record is
+	// saved, so whoever finds the digest already claimed also finds the
+	// record: a rescan racing a push-triggered scan never reads "not
+	// scanned".
+	claiming sync.Mutex
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 }
@@ -195,13 +200,17 @@ func (s *Scanner) Enqueue(ctx context.Context, repo string, d digest.Digest, for
 			}
 		}
 	}
+	s.claiming.Lock()
 	if !s.claim(d) {
+		s.claiming.Unlock()
 		return nil
 	}
 	// A rescan replaces the last result at once: a pending scan shows no
 	// findings rather than ones it may be about to contradict.
 	rec := &metadata.ScanRecord{Digest: d, Repo: repo, Status: metadata.ScanPending, Queued: s.now()}
-	if err := s.store.SaveScan(ctx, rec, nil); err != nil {
+	err = s.store.SaveScan(ctx, rec, nil)
+	s.claiming.Unlock()
+	if err != nil {
 		s.release(d)
 		return err
 	}
