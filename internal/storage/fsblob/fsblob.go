@@ -176,8 +176,8 @@ func (s *Store) Stat(ctx context.Context, d digest.Digest) (int64, error) {
 	return fi.Size(), nil
 }
 
-// Open returns a blob backed by an *os.File: it embeds the file so that
-// net/http can serve it with sendfile, and Range requests seek.
+// Open returns a blob backed by an *os.File, so that Range requests seek
+// and nothing is buffered beyond what the caller reads.
 func (s *Store) Open(ctx context.Context, d digest.Digest) (storage.Blob, error) {
 	done, err := s.enter()
 	if err != nil {
@@ -204,8 +204,8 @@ func (s *Store) Open(ctx context.Context, d digest.Digest) (storage.Blob, error)
 	return &blob{File: f, size: fi.Size(), mod: fi.ModTime()}, nil
 }
 
-// blob embeds *os.File rather than wrapping it so that its SyscallConn and
-// WriteTo methods reach net/http's sendfile path.
+// blob embeds *os.File: reads and seeks go straight to the file, and a
+// caller that wants the kernel's copy paths can still reach them.
 type blob struct {
 	*os.File
 	size int64
