@@ -11,33 +11,19 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/opencontainers/go-digest"
 
-	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/oci"
 	"github.com/berth-registry/berth/internal/remote"
-	"github.com/berth-registry/berth/internal/server"
+	"github.com/berth-registry/berth/internal/server/servertest"
 )
 
 // startBerth serves a real Berth on 127.0.0.1 with stores in a temp dir
 // and returns a client for it.
 func startBerth(t *testing.T) *remote.Client {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.DataDir = t.TempDir()
-	cfg.Server.ShutdownTimeout = 5 * time.Second
-	s := server.New(cfg, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := s.Open(ctx); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	s := servertest.Start(t, servertest.Config(t))
 	c, err := remote.New(s.URL(), remote.Options{})
 	if err != nil {
 		t.Fatal(err)

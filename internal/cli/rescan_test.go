@@ -7,33 +7,21 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/remote"
 	"github.com/berth-registry/berth/internal/scan/scanner"
-	"github.com/berth-registry/berth/internal/server"
+	"github.com/berth-registry/berth/internal/server/servertest"
 )
 
 func TestRescan(t *testing.T) {
 	im := newScanImage(t)
-	cfg := config.Default()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.DataDir = t.TempDir()
-	cfg.Server.ShutdownTimeout = 5 * time.Second
+	cfg := servertest.Config(t)
 	cfg.Scan.DB = "../scan/vulndb/testdata/go,testdata/scan/osv"
-	s := server.New(cfg, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := s.Open(ctx); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	s := servertest.Start(t, cfg)
+	ctx := context.Background()
 	c, err := remote.New(s.URL(), remote.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -10,36 +10,19 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
-	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/lifecycle/retention"
 	"github.com/berth-registry/berth/internal/oci"
-	"github.com/berth-registry/berth/internal/server"
+	"github.com/berth-registry/berth/internal/server/servertest"
 )
 
 // startBerth serves a real Berth on 127.0.0.1 with stores in a temp dir.
 func startBerth(t *testing.T, pageSize int) *Client {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.DataDir = t.TempDir()
-	cfg.Server.ShutdownTimeout = 5 * time.Second
+	cfg := servertest.Config(t)
 	if pageSize > 0 {
 		cfg.Limits.MaxPageSize = pageSize
 	}
-	s := server.New(cfg, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := s.Open(ctx); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
+	s := servertest.Start(t, cfg)
 	c, err := New(s.URL(), Options{MinBackoff: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

@@ -18,9 +18,8 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	berthconfig "github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/remote"
-	"github.com/berth-registry/berth/internal/server"
+	"github.com/berth-registry/berth/internal/server/servertest"
 	"github.com/berth-registry/berth/test/harness"
 )
 
@@ -175,19 +174,7 @@ func writeDockerArchive(t *testing.T, file string, im *testImage, legacy bool) {
 // startBerth serves a real Berth on 127.0.0.1 and returns a client for it.
 func startBerth(t *testing.T) *remote.Client {
 	t.Helper()
-	cfg := berthconfig.Default()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.DataDir = t.TempDir()
-	cfg.Server.ShutdownTimeout = 5 * time.Second
-	s := server.New(cfg, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := s.Open(ctx); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	s := servertest.Start(t, servertest.Config(t))
 	c, err := remote.New(s.URL(), remote.Options{})
 	if err != nil {
 		t.Fatal(err)
