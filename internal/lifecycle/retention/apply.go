@@ -244,20 +244,7 @@ func (a *applier) deleteTag(ctx context.Context, repo string, planned Tag, why s
 		a.record(&a.res.Skipped, o)
 		return false
 	}
-	if a.opts.DryRun {
-		a.record(&a.res.Deleted, o)
-		return true
-	}
-	switch err := a.del.DeleteTag(ctx, repo, planned.Name); {
-	case errors.Is(err, ErrNotFound):
-		o.Reason = "already gone"
-	case err != nil:
-		o.Err = fmt.Errorf("deleting tag %s:%s: %w", repo, planned.Name, err)
-		a.record(&a.res.Failed, o)
-		return false
-	}
-	a.record(&a.res.Deleted, o)
-	return true
+	return a.finish(o, "tag "+repo+":"+planned.Name, func() error { return a.del.DeleteTag(ctx, repo, planned.Name) })
 }
 
 // deleteManifest re-checks and deletes one manifest; true if it is gone.
@@ -284,17 +271,21 @@ func (a *applier) deleteManifest(ctx context.Context, repo string, m *ManifestPl
 		a.record(&a.res.Skipped, o)
 		return false
 	}
-	if a.opts.DryRun {
-		a.record(&a.res.Deleted, o)
-		return true
-	}
-	switch err := a.del.DeleteManifest(ctx, repo, m.Digest); {
-	case errors.Is(err, ErrNotFound):
-		o.Reason = "already gone"
-	case err != nil:
-		o.Err = fmt.Errorf("deleting manifest %s@%s: %w", repo, m.Digest, err)
-		a.record(&a.res.Failed, o)
-		return false
+	return a.finish(o, "manifest "+repo+"@"+m.Digest.String(), func() error { return a.del.DeleteManifest(ctx, repo, m.Digest) })
+}
+
+// finish deletes through del, unless this is a dry run, and records the
+// outcome; something already gone counts as deleted.
+func (a *applier) finish(o Outcome, what string, del func() error) bool {
+	if !a.opts.DryRun {
+		switch err := del(); {
+		case errors.Is(err, ErrNotFound):
+			o.Reason = "already gone"
+		case err != nil:
+			o.Err = fmt.Errorf("deleting %s: %w", what, err)
+			a.record(&a.res.Failed, o)
+			return false
+		}
 	}
 	a.record(&a.res.Deleted, o)
 	return true
