@@ -9,12 +9,9 @@ import "context"
 // not consulted here: finding which manifests reference a blob would cost
 // a query per blob, and the manifest GET they need first is refused.
 func (r *Registry) checkBlobRead(ctx context.Context, repo string) error {
-	ls, err := r.locksOf(ctx, repo)
-	if err != nil {
+	ls, err := r.locks(ctx, repo, false)
+	if err != nil || ls == nil {
 		return err
 	}
-	if ls.repo != nil && !ls.repo.ReadEnabled {
-		return denied("repository %s is locked (read-enabled=false)", repo)
-	}
-	return nil
+	return refusal(ls.CheckRepoRead())
 }

@@ -2,11 +2,11 @@ package registry
 
 import (
 	"context"
-	"fmt"
-	"regexp"
+	"errors"
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-registry/berth/internal/lifecycle/guard"
 	"github.com/berth-registry/berth/internal/metadata"
 	"github.com/berth-registry/berth/internal/oci"
 )
@@ -62,117 +62,46 @@ func denied(format string, args ...any) error {
 	return oci.Errorf(oci.CodeDenied, format, args...)
 }
 
-// lockSet is the locks of one repository, indexed.
-type lockSet struct {
-	repo    *metadata.Lock
-	tags    map[string]metadata.Lock
-	digests map[digest.Digest]metadata.Lock
-}
-
-func (r *Registry) locksOf(ctx context.Context, repo string) (*lockSet, error) {
-	ls := &lockSet{tags: map[string]metadata.Lock{}, digests: map[digest.Digest]metadata.Lock{}}
+// locks reads the locks of repo, and the immutability rules over it when
+// withRules; nil when the registry runs without lock support.
+func (r *Registry) locks(ctx context.Context, repo string, withRules bool) (*guard.Locks, error) {
 	if r.opts.Locks == nil {
-		return ls, nil
+		return nil, nil
 	}
-	all, err := r.opts.Locks.ListLocks(ctx, repo)
-	if err != nil {
-		return nil, fmt.Errorf("reading locks of %s: %w", repo, err)
+	if withRules {
+		return guard.Load(ctx, r.opts.Locks, repo)
 	}
-	for _, l := range all {
-		switch {
-		case l.Tag != "":
-			ls.tags[l.Tag] = l
-		case l.Digest != "":
-			ls.digests[l.Digest] = l
-		default:
-			ls.repo = &l
-		}
-	}
-	return ls, nil
+	return guard.LoadLocks(ctx, r.opts.Locks, repo)
 }
 
-// immutable returns the first rule making repo:tag immutable, or nil.
-func (r *Registry) immutable(ctx context.Context, repo string, tags []string) (*metadata.ImmutableRule, string, error) {
-	if r.opts.Locks == nil || len(tags) == 0 {
-		return nil, "", nil
+// refusal turns a guard refusal into the 403 DENIED it is answered with.
+func refusal(err error) error {
+	var d *guard.Denied
+	if errors.As(err, &d) {
+		return denied("%s", d.Reason)
 	}
-	rules, err := r.opts.Locks.ListImmutableRules(ctx)
-	if err != nil {
-		return nil, "", fmt.Errorf("reading immutability rules: %w", err)
-	}
-	for _, rule := range rules {
-		// Patterns were validated when stored; one that no longer
-		// compiles protects nothing rather than blocking every push.
-		reRepo, err1 := regexp.Compile(`^(?:` + rule.Repos + `)$`)
-		reTag, err2 := regexp.Compile(`^(?:` + rule.Tags + `)$`)
-		if err1 != nil || err2 != nil || !reRepo.MatchString(repo) {
-			continue
-		}
-		for _, t := range tags {
-			if reTag.MatchString(t) {
-				return &rule, t, nil
-			}
-		}
-	}
-	return nil, "", nil
+	return err
 }
 
 // checkDelete refuses deleting tags (and the manifest d, when set) of repo.
 func (r *Registry) checkDelete(ctx context.Context, repo string, tags []string, d digest.Digest) error {
-	ls, err := r.locksOf(ctx, repo)
-	if err != nil {
+	ls, err := r.locks(ctx, repo, len(tags) > 0)
+	if err != nil || ls == nil {
 		return err
 	}
-	if l := ls.repo; l != nil {
-		if err := deleteLocked(*l, "repository "+repo); err != nil {
-			return err
-		}
-	}
-	if l, ok := ls.digests[d]; ok && d != "" {
-		if err := deleteLocked(l, "manifest "+repo+"@"+d.String()); err != nil {
-			return err
-		}
-	}
-	for _, t := range tags {
-		if l, ok := ls.tags[t]; ok {
-			if err := deleteLocked(l, "tag "+repo+":"+t); err != nil {
-				return err
-			}
-		}
-	}
-	rule, tag, err := r.immutable(ctx, repo, tags)
-	if err != nil {
-		return err
-	}
-	if rule != nil {
-		return denied("tag %s:%s is immutable (rule %d: repositories %q, tags %q)", repo, tag, rule.ID, rule.Repos, rule.Tags)
-	}
-	return nil
-}
-
-func deleteLocked(l metadata.Lock, what string) error {
-	switch {
-	case !l.WriteEnabled:
-		return denied("%s is locked (write-enabled=false)", what)
-	case !l.DeleteEnabled:
-		return denied("%s is locked (delete-enabled=false)", what)
-	}
-	return nil
+	return refusal(ls.CheckDelete(tags, d))
 }
 
 // checkPut refuses a push of d to repo that would move a locked or
 // immutable tag, or any push into a write-locked repository. Pointing a
 // tag at the content it already has, or creating a new tag, moves nothing.
 func (r *Registry) checkPut(ctx context.Context, repo string, d digest.Digest, tags []string) error {
-	if r.opts.Locks == nil {
-		return nil
-	}
-	ls, err := r.locksOf(ctx, repo)
-	if err != nil {
+	ls, err := r.locks(ctx, repo, len(tags) > 0)
+	if err != nil || ls == nil {
 		return err
 	}
-	if ls.repo != nil && !ls.repo.WriteEnabled {
-		return denied("repository %s is locked (write-enabled=false)", repo)
+	if err := ls.CheckRepoWrite(); err != nil {
+		return refusal(err)
 	}
 	var moved []string
 	for _, t := range tags {
@@ -180,50 +109,32 @@ func (r *Registry) checkPut(ctx context.Context, repo string, d digest.Digest, t
 		if err != nil || cur.Digest == d {
 			continue // absent (or unreadable: PutManifest will say) or unchanged
 		}
-		if l, ok := ls.tags[t]; ok && !l.WriteEnabled {
-			return denied("tag %s:%s is locked (write-enabled=false)", repo, t)
-		}
-		if l, ok := ls.digests[cur.Digest]; ok && !l.WriteEnabled {
-			return denied("manifest %s@%s is locked (write-enabled=false); its tag %s cannot move", repo, cur.Digest, t)
+		if err := ls.CheckMove(t, cur.Digest); err != nil {
+			return refusal(err)
 		}
 		moved = append(moved, t)
 	}
-	rule, tag, err := r.immutable(ctx, repo, moved)
-	if err != nil {
-		return err
-	}
-	if rule != nil {
-		return denied("tag %s:%s is immutable (rule %d: repositories %q, tags %q)", repo, tag, rule.ID, rule.Repos, rule.Tags)
-	}
-	return nil
+	return refusal(ls.CheckImmutable(moved))
 }
 
 // checkRead refuses a pull of m (asked for by ref) that a read lock forbids.
 func (r *Registry) checkRead(ctx context.Context, rt route, m *metadata.Manifest) error {
-	if r.opts.Locks == nil {
-		return nil
-	}
-	ls, err := r.locksOf(ctx, rt.name)
-	if err != nil {
+	ls, err := r.locks(ctx, rt.name, false)
+	if err != nil || ls == nil {
 		return err
 	}
-	if ls.repo != nil && !ls.repo.ReadEnabled {
-		return denied("repository %s is locked (read-enabled=false)", rt.name)
+	tag := rt.ref
+	if oci.IsDigest(tag) {
+		tag = ""
 	}
-	if l, ok := ls.tags[rt.ref]; ok && !l.ReadEnabled && !oci.IsDigest(rt.ref) {
-		return denied("tag %s:%s is locked (read-enabled=false)", rt.name, rt.ref)
-	}
-	if l, ok := ls.digests[m.Digest]; ok && !l.ReadEnabled {
-		return denied("manifest %s@%s is locked (read-enabled=false)", rt.name, m.Digest)
-	}
-	return nil
+	return refusal(ls.CheckRead(tag, m.Digest))
 }
 
 // checkBlobDelete refuses unlinking a blob from a locked repository.
 func (r *Registry) checkBlobDelete(ctx context.Context, repo string) error {
-	ls, err := r.locksOf(ctx, repo)
-	if err != nil || ls.repo == nil {
+	ls, err := r.locks(ctx, repo, false)
+	if err != nil || ls == nil {
 		return err
 	}
-	return deleteLocked(*ls.repo, "repository "+repo)
+	return refusal(ls.CheckRepoDelete())
 }

@@ -1,6 +1,7 @@
-// Package guard decides whether locks and immutability rules forbid
-// deleting a tag or a manifest. The registry's DELETE and retention's
-// in-process deleter both ask it, so the two paths cannot disagree.
+// Package guard decides whether locks and immutability rules forbid an
+// operation: deleting or moving a tag, deleting a manifest, pushing into a
+// repository, pulling. The registry and retention's in-process deleter both
+// ask it, so the paths cannot disagree.
 package guard
 
 import (
@@ -14,12 +15,29 @@ import (
 	"github.com/berth-registry/berth/internal/metadata"
 )
 
-// ErrDenied is wrapped by every refusal; the HTTP edge maps it to 403 DENIED.
+// ErrDenied is matched by every refusal; the HTTP edge maps it to 403 DENIED.
 var ErrDenied = errors.New("denied")
 
-// Reader is what the guard reads; metadata.Store satisfies it.
-type Reader interface {
+// Denied is a refusal; its text names the lock or rule.
+type Denied struct{ Reason string }
+
+func (d *Denied) Error() string { return d.Reason }
+
+// Is makes errors.Is(err, ErrDenied) hold for every refusal.
+func (d *Denied) Is(target error) bool { return target == ErrDenied }
+
+func deny(format string, args ...any) error {
+	return &Denied{Reason: fmt.Sprintf(format, args...)}
+}
+
+// LockLister reads the locks of a repository.
+type LockLister interface {
 	ListLocks(ctx context.Context, repo string) ([]metadata.Lock, error)
+}
+
+// Reader is what Load reads; metadata.Store satisfies it.
+type Reader interface {
+	LockLister
 	ListImmutableRules(ctx context.Context) ([]metadata.ImmutableRule, error)
 }
 
@@ -38,8 +56,9 @@ type rule struct {
 	tags *regexp.Regexp
 }
 
-// Load reads the locks of repo and the rules matching it.
-func Load(ctx context.Context, r Reader, repo string) (*Locks, error) {
+// LoadLocks reads the locks of repo only: enough for pulls, which no
+// immutability rule concerns.
+func LoadLocks(ctx context.Context, r LockLister, repo string) (*Locks, error) {
 	ls := &Locks{repoName: repo, tags: map[string]metadata.Lock{}, digests: map[digest.Digest]metadata.Lock{}}
 	all, err := r.ListLocks(ctx, repo)
 	if err != nil {
@@ -54,6 +73,15 @@ func Load(ctx context.Context, r Reader, repo string) (*Locks, error) {
 		default:
 			ls.repo = &l
 		}
+	}
+	return ls, nil
+}
+
+// Load reads the locks of repo and the immutability rules matching it.
+func Load(ctx context.Context, r Reader, repo string) (*Locks, error) {
+	ls, err := LoadLocks(ctx, r, repo)
+	if err != nil {
+		return nil, err
 	}
 	rules, err := r.ListImmutableRules(ctx)
 	if err != nil {
@@ -72,13 +100,12 @@ func Load(ctx context.Context, r Reader, repo string) (*Locks, error) {
 	return ls, nil
 }
 
-// CheckDelete returns an error wrapping ErrDenied, naming the lock or
-// rule, if deleting tags (and the manifest d, when set) is forbidden.
+// CheckDelete refuses deleting tags (and the manifest d, when set) if a
+// lock on the repository, the digest or one of the tags, or an
+// immutability rule over the tags, forbids it.
 func (ls *Locks) CheckDelete(tags []string, d digest.Digest) error {
-	if l := ls.repo; l != nil {
-		if err := deleteLocked(*l, "repository "+ls.repoName); err != nil {
-			return err
-		}
+	if err := ls.CheckRepoDelete(); err != nil {
+		return err
 	}
 	if l, ok := ls.digests[d]; ok && d != "" {
 		if err := deleteLocked(l, "manifest "+ls.repoName+"@"+d.String()); err != nil {
@@ -92,12 +119,70 @@ func (ls *Locks) CheckDelete(tags []string, d digest.Digest) error {
 			}
 		}
 	}
+	return ls.CheckImmutable(tags)
+}
+
+// CheckRepoDelete refuses any deletion in a repository locked against it,
+// unlinking a blob included.
+func (ls *Locks) CheckRepoDelete() error {
+	if ls.repo == nil {
+		return nil
+	}
+	return deleteLocked(*ls.repo, "repository "+ls.repoName)
+}
+
+// CheckRepoWrite refuses any push into a write-locked repository.
+func (ls *Locks) CheckRepoWrite() error {
+	if ls.repo != nil && !ls.repo.WriteEnabled {
+		return deny("repository %s is locked (write-enabled=false)", ls.repoName)
+	}
+	return nil
+}
+
+// CheckMove refuses moving tag away from the manifest from when the tag or
+// that manifest is write-locked. Immutability is CheckImmutable's.
+func (ls *Locks) CheckMove(tag string, from digest.Digest) error {
+	if l, ok := ls.tags[tag]; ok && !l.WriteEnabled {
+		return deny("tag %s:%s is locked (write-enabled=false)", ls.repoName, tag)
+	}
+	if l, ok := ls.digests[from]; ok && !l.WriteEnabled {
+		return deny("manifest %s@%s is locked (write-enabled=false); its tag %s cannot move", ls.repoName, from, tag)
+	}
+	return nil
+}
+
+// CheckImmutable refuses changing any of tags that an immutability rule
+// covers.
+func (ls *Locks) CheckImmutable(tags []string) error {
 	for _, r := range ls.rules {
 		for _, t := range tags {
 			if r.tags.MatchString(t) {
-				return fmt.Errorf("%w: tag %s:%s is immutable (rule %d: repositories %q, tags %q)", ErrDenied, ls.repoName, t, r.ID, r.Repos, r.ImmutableRule.Tags)
+				return deny("tag %s:%s is immutable (rule %d: repositories %q, tags %q)", ls.repoName, t, r.ID, r.Repos, r.ImmutableRule.Tags)
 			}
 		}
+	}
+	return nil
+}
+
+// CheckRead refuses a pull of the manifest d, asked for by tag ("" for a
+// pull by digest), that a read lock forbids.
+func (ls *Locks) CheckRead(tag string, d digest.Digest) error {
+	if err := ls.CheckRepoRead(); err != nil {
+		return err
+	}
+	if l, ok := ls.tags[tag]; ok && tag != "" && !l.ReadEnabled {
+		return deny("tag %s:%s is locked (read-enabled=false)", ls.repoName, tag)
+	}
+	if l, ok := ls.digests[d]; ok && !l.ReadEnabled {
+		return deny("manifest %s@%s is locked (read-enabled=false)", ls.repoName, d)
+	}
+	return nil
+}
+
+// CheckRepoRead refuses reading anything of a read-locked repository.
+func (ls *Locks) CheckRepoRead() error {
+	if ls.repo != nil && !ls.repo.ReadEnabled {
+		return deny("repository %s is locked (read-enabled=false)", ls.repoName)
 	}
 	return nil
 }
@@ -105,9 +190,9 @@ func (ls *Locks) CheckDelete(tags []string, d digest.Digest) error {
 func deleteLocked(l metadata.Lock, what string) error {
 	switch {
 	case !l.WriteEnabled:
-		return fmt.Errorf("%w: %s is locked (write-enabled=false)", ErrDenied, what)
+		return deny("%s is locked (write-enabled=false)", what)
 	case !l.DeleteEnabled:
-		return fmt.Errorf("%w: %s is locked (delete-enabled=false)", ErrDenied, what)
+		return deny("%s is locked (delete-enabled=false)", what)
 	}
 	return nil
 }
