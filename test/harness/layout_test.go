@@ -25,8 +25,12 @@ func TestLayoutIsConsistent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for tag, d := range map[string]ocispec.Descriptor{"single": single, "multi": idx} {
-		if err := l.Tag(d, tag); err != nil {
+	// In order: index.json keeps tags in the order they were added.
+	for _, tagged := range []struct {
+		tag string
+		d   ocispec.Descriptor
+	}{{"single", single}, {"multi", idx}} {
+		if err := l.Tag(tagged.d, tagged.tag); err != nil {
 			t.Fatal(err)
 		}
 	}
