@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -129,8 +128,11 @@ func runGC(ctx context.Context, progress io.Writer, o *storageOpts, dryRun bool,
 		if grace != nil {
 			q.Set("grace", grace.String())
 		}
-		err := apiCall(ctx, http.MethodPost, o.registry, "/api/v1/gc?"+q.Encode(), &res)
-		return res, err
+		c, err := newAPIClient(o.registry)
+		if err != nil {
+			return res, err
+		}
+		return res, c.call(ctx, http.MethodPost, "gc?"+q.Encode(), nil, &res)
 	}
 	st, err := o.open(ctx)
 	if err != nil {
@@ -167,43 +169,6 @@ func writeJSONTo(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// apiCall sends one request to a Berth server's management API and decodes
-// the answer into out, reading at most 16 MiB.
-func apiCall(ctx context.Context, method, base, path string, out any) error {
-	base = strings.TrimRight(base, "/")
-	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
-		base = "https://" + base
-	}
-	req, err := http.NewRequestWithContext(ctx, method, base+path, nil)
-	if err != nil {
-		return fmt.Errorf("building request: %w", err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return fmt.Errorf("%s %s: reading answer: %w", method, path, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Errors []struct {
-				Message string `json:"message"`
-			} `json:"errors"`
-		}
-		if json.Unmarshal(body, &e) == nil && len(e.Errors) > 0 {
-			return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, e.Errors[0].Message)
-		}
-		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
-	}
-	if err := json.Unmarshal(body, out); err != nil {
-		return fmt.Errorf("%s %s: decoding answer: %w", method, path, err)
-	}
-	return nil
-}
-
 func newUsage(lookup env) *cobra.Command {
 	o := &storageOpts{lookup: lookup}
 	var output string
@@ -238,8 +203,11 @@ its quota, and the bytes garbage collection would reclaim now.`,
 func runUsage(ctx context.Context, o *storageOpts) (quota.Report, error) {
 	var rep quota.Report
 	if o.registry != "" {
-		err := apiCall(ctx, http.MethodGet, o.registry, "/api/v1/usage", &rep)
-		return rep, err
+		c, err := newAPIClient(o.registry)
+		if err != nil {
+			return rep, err
+		}
+		return rep, c.call(ctx, http.MethodGet, "usage", nil, &rep)
 	}
 	st, err := o.open(ctx)
 	if err != nil {

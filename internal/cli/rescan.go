@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -64,15 +63,19 @@ func newRescan() *cobra.Command {
 }
 
 func runRescan(ctx context.Context, stdout, stderr io.Writer, repo string, d digest.Digest, f rescanFlags) error {
-	path := "/api/v1/repositories/" + repo + "/manifests/" + url.PathEscape(d.String()) + "/scan"
-	if err := postAccepted(ctx, f.registry, path); err != nil {
+	c, err := newAPIClient(f.registry)
+	if err != nil {
+		return err
+	}
+	path := "repositories/" + repo + "/manifests/" + url.PathEscape(d.String()) + "/scan"
+	if err := c.call(ctx, http.MethodPost, path, nil, nil); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.wait)
 	defer cancel()
 	var r scanner.Report
 	for {
-		if err := apiCall(ctx, http.MethodGet, f.registry, path, &r); err != nil {
+		if err := c.call(ctx, http.MethodGet, path, nil, &r); err != nil {
 			return err
 		}
 		if r.Status != metadata.ScanPending && r.Status != metadata.ScanScanning {
@@ -124,34 +127,4 @@ func printRescan(w io.Writer, r *scanner.Report) {
 		}
 		fmt.Fprintf(w, "%-9s %-22s %-28s %-16s %s\n", f.Severity, f.ID, f.Package, f.InstalledVersion, fixed)
 	}
-}
-
-// postAccepted sends a POST that the server answers 202 Accepted.
-func postAccepted(ctx context.Context, base, path string) error {
-	base = strings.TrimRight(base, "/")
-	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
-		base = "https://" + base
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, nil)
-	if err != nil {
-		return fmt.Errorf("building request: %w", err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("POST %s: %w", path, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode == http.StatusAccepted {
-		return nil
-	}
-	var e struct {
-		Errors []struct {
-			Message string `json:"message"`
-		} `json:"errors"`
-	}
-	if json.Unmarshal(body, &e) == nil && len(e.Errors) > 0 {
-		return fmt.Errorf("POST %s: %s: %s", path, resp.Status, e.Errors[0].Message)
-	}
-	return fmt.Errorf("POST %s: %s", path, resp.Status)
 }
