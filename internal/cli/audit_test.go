@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -68,5 +70,46 @@ func TestAudit(t *testing.T) {
 		if code := Run(context.Background(), bad, &o, &e); code == 0 {
 			t.Errorf("%v: exit 0, want an error", bad)
 		}
+	}
+}
+
+// TestAPICredentials checks that the CLI's API client sends the account of
+// BERTH_USERNAME/BERTH_PASSWORD to a server with authentication on, and
+// that without them the server's refusal reaches the user.
+func TestAPICredentials(t *testing.T) {
+	cfg := servertest.Config(t)
+	cfg.Auth.Enabled = true
+	s := servertest.Start(t, cfg)
+	pw, err := os.ReadFile(filepath.Join(cfg.DataDir, "admin-password"))
+	if err != nil {
+		t.Fatalf("first-run admin password: %v", err)
+	}
+
+	var out, errb bytes.Buffer
+	if code := Run(context.Background(), []string{"audit", "--registry", s.URL()}, &out, &errb); code == 0 || !strings.Contains(errb.String(), "401") {
+		t.Fatalf("without credentials: exit %d, stderr %q; want a 401 refusal", code, errb.String())
+	}
+	t.Setenv("BERTH_USERNAME", "admin")
+	t.Setenv("BERTH_PASSWORD", "wrong")
+	errb.Reset()
+	if code := Run(context.Background(), []string{"audit", "--registry", s.URL()}, &out, &errb); code == 0 {
+		t.Fatalf("with a wrong password: exit 0")
+	}
+	t.Setenv("BERTH_PASSWORD", strings.TrimSpace(string(pw)))
+	out.Reset()
+	errb.Reset()
+	if code := Run(context.Background(), []string{"audit", "--registry", s.URL(), "--action", "login", "-o", "json"}, &out, &errb); code != 0 {
+		t.Fatalf("with the admin's credentials: exit %d: %s", code, errb.String())
+	}
+	var recs []metadata.AuditRecord
+	if err := json.Unmarshal(out.Bytes(), &recs); err != nil {
+		t.Fatal(err)
+	}
+	failed := false
+	for _, r := range recs {
+		failed = failed || (r.Action == "login" && r.Result == "failed" && r.Actor == "admin")
+	}
+	if !failed {
+		t.Errorf("the wrong password is not in the audit log as a failed login: %+v", recs)
 	}
 }

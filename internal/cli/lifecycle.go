@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -21,10 +22,12 @@ import (
 	"github.com/berth-registry/berth/internal/oci"
 )
 
-// apiClient calls a Berth server's /api/v1 lifecycle endpoints.
+// apiClient calls a Berth server's /api/v1 endpoints, with the Basic
+// credentials of BERTH_USERNAME and BERTH_PASSWORD when they are set.
 type apiClient struct {
-	base string
-	http *http.Client
+	base           string
+	http           *http.Client
+	user, password string
 }
 
 // maxAPIResponse bounds what the CLI reads from the server.
@@ -35,7 +38,8 @@ func newAPIClient(registry string) (*apiClient, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("--registry %q: want a URL such as http://127.0.0.1:5000", registry)
 	}
-	return &apiClient{base: strings.TrimSuffix(registry, "/"), http: &http.Client{Timeout: 2 * time.Minute}}, nil
+	return &apiClient{base: strings.TrimSuffix(registry, "/"), http: &http.Client{Timeout: 2 * time.Minute},
+		user: os.Getenv("BERTH_USERNAME"), password: os.Getenv("BERTH_PASSWORD")}, nil
 }
 
 // call sends in (if not nil) as JSON and decodes the answer into out (if
@@ -54,6 +58,9 @@ func (c *apiClient) call(ctx context.Context, method, path string, in, out any) 
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if c.user != "" {
+		req.SetBasicAuth(c.user, c.password)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return err
