@@ -130,6 +130,8 @@ CREATE TABLE immutable_rules (
 	policySchema,
 	// vulnerability scans, inventories and findings (see scans.go).
 	scanSchema,
+	// network rules set at runtime (see netrules.go).
+	netRulesSchema,
 }
 
 // SchemaVersion is the schema version this package writes. migrations is
