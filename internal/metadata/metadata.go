@@ -271,6 +271,46 @@ type Users interface {
 	UpdateUser(ctx context.Context, u *User) error
 }
 
+// ScopedToken is a named machine credential (package access/scoped): a
+// fixed set of grants, two password slots so that one can be replaced
+// while the other still works, and optional expiry and client networks.
+type ScopedToken struct {
+	Name string
+	// Creator is the account that made the token; its grants bounded them.
+	Creator string
+	Grants  []TokenGrant
+	// Hash1 and Hash2 are PHC strings of the two passwords; "" is an
+	// empty slot.
+	Hash1, Hash2 string
+	Disabled     bool
+	// CIDRs, if any, are the client networks the token may be used from.
+	CIDRs []string
+	// Expires is zero for a token that does not expire.
+	Expires  time.Time
+	Created  time.Time
+	LastUsed time.Time // zero if never used
+}
+
+// TokenGrant gives Actions on every repository matching Pattern.
+type TokenGrant struct {
+	Pattern string   `json:"pattern"`
+	Actions []string `json:"actions"`
+}
+
+// ScopedTokens stores scoped tokens. Names are unique.
+type ScopedTokens interface {
+	CreateScopedToken(ctx context.Context, t *ScopedToken) error
+	// ScopedToken returns the token named name, or ErrNotFound.
+	ScopedToken(ctx context.Context, name string) (*ScopedToken, error)
+	ListScopedTokens(ctx context.Context) ([]ScopedToken, error)
+	// UpdateScopedToken replaces grants, hashes, disabled, CIDRs and
+	// expiry, or returns ErrNotFound.
+	UpdateScopedToken(ctx context.Context, t *ScopedToken) error
+	DeleteScopedToken(ctx context.Context, name string) error
+	// TouchScopedTokens records last-use times, never moving one back.
+	TouchScopedTokens(ctx context.Context, used map[string]time.Time) error
+}
+
 // Collection is what the garbage collector needs of metadata (see
 // package lifecycle/gc). A blob is live at a cutoff when any manifest
 // (trashed or not) references it, or a repository linked it at or after

@@ -132,6 +132,8 @@ CREATE TABLE immutable_rules (
 	scanSchema,
 	// network rules set at runtime (see netrules.go).
 	netRulesSchema,
+	// scoped tokens for machines (see tokens.go).
+	tokenSchema,
 }
 
 // SchemaVersion is the schema version this package writes. migrations is
