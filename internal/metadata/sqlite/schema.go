@@ -134,6 +134,8 @@ CREATE TABLE immutable_rules (
 	netRulesSchema,
 	// scoped tokens for machines (see tokens.go).
 	tokenSchema,
+	// webhook subscriptions and their delivery log (see webhooks.go).
+	webhookSchema,
 }
 
 // SchemaVersion is the schema version this package writes. migrations is
