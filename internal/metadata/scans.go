@@ -55,6 +55,9 @@ type ScanVuln struct {
 	ID       string `json:"id"`
 	Package  string `json:"package"`
 	Severity string `json:"severity"`
+	// Finding is the id of the finding an alias belongs to; "" when ID
+	// is the finding's own.
+	Finding string `json:"finding,omitempty"`
 }
 
 // AffectedImage is a manifest whose stored scan has a finding.

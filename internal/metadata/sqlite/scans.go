@@ -81,8 +81,8 @@ func (s *Store) SaveScan(ctx context.Context, rec *metadata.ScanRecord, events [
 			return fmt.Errorf("writing scan findings: %w", err)
 		}
 		for _, v := range rec.Vulns {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO scan_vulns (digest, vuln_id, package, severity) VALUES (?, ?, ?, ?)
-				ON CONFLICT DO NOTHING`, rec.Digest.String(), v.ID, v.Package, v.Severity); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO scan_vulns (digest, vuln_id, package, severity, finding) VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT DO NOTHING`, rec.Digest.String(), v.ID, v.Package, v.Severity, v.Finding); err != nil {
 				return fmt.Errorf("writing scan findings: %w", err)
 			}
 		}

@@ -136,6 +136,8 @@ CREATE TABLE immutable_rules (
 	tokenSchema,
 	// webhook subscriptions and their delivery log (see webhooks.go).
 	webhookSchema,
+	// scan gates: policies, exceptions, findings by finding (see gates.go).
+	gateSchema,
 }
 
 // SchemaVersion is the schema version this package writes. migrations is
