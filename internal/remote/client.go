@@ -46,12 +46,16 @@ type Options struct {
 	MaxBackoff time.Duration
 	// UserAgent is sent with every request; "" means "berth".
 	UserAgent string
+	// Credential answers the registry's 401 challenges (Basic, or a
+	// Bearer token flow); the zero value stays anonymous.
+	Credential Credential
 }
 
 // Client is a registry at one base URL, safe for concurrent use.
 type Client struct {
 	base *url.URL
 	opts Options
+	auth *authorizer
 }
 
 // New returns a client for the registry at base, such as
@@ -87,7 +91,9 @@ func New(base string, opts Options) (*Client, error) {
 	if opts.UserAgent == "" {
 		opts.UserAgent = "berth"
 	}
-	return &Client{base: u, opts: opts}, nil
+	c := &Client{base: u, opts: opts}
+	c.auth = newAuthorizer(opts.Credential, u, opts.HTTPClient, opts.UserAgent)
+	return c, nil
 }
 
 // Base is the registry's base URL.
@@ -144,8 +150,19 @@ func (c *Client) send(ctx context.Context, method, path string, header http.Head
 		// could send our requests to any host.
 		return nil, fmt.Errorf("refusing to follow %s: not on %s", u.Redacted(), c.base.Host)
 	}
+	answered := false
 	for attempt := 0; ; attempt++ {
 		resp, err := c.once(ctx, method, u, header, body)
+		if err == nil && resp.status == http.StatusUnauthorized && !answered {
+			// One answer to the challenge per request: a second 401 means
+			// the credentials were refused.
+			answered = true
+			if aerr := c.auth.answer(ctx, method, u.Path, resp.header); aerr != nil {
+				return nil, fmt.Errorf("%s %s: authenticating: %w", method, u.Redacted(), aerr)
+			}
+			attempt--
+			continue
+		}
 		retry := err != nil && ctx.Err() == nil
 		var wait time.Duration
 		if err == nil && (resp.status == http.StatusTooManyRequests || resp.status >= 500) {
@@ -188,6 +205,9 @@ func (c *Client) once(ctx context.Context, method string, u *url.URL, header htt
 		req.Header[k] = v
 	}
 	req.Header.Set("User-Agent", c.opts.UserAgent)
+	if v := c.auth.header(method, u.Path); v != "" {
+		req.Header.Set("Authorization", v)
+	}
 	resp, err := c.opts.HTTPClient.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, u.Redacted(), err)
