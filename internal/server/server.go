@@ -81,6 +81,10 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if s.access, err = s.openAccess(ctx, db); err != nil {
 		return err
 	}
+	netRules, err := s.openNetworkRules(ctx, db)
+	if err != nil {
+		return err
+	}
 	if err := s.openEvents(db); err != nil {
 		return err
 	}
@@ -117,8 +121,8 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	}
 
 	s.http = &http.Server{
-		Handler: s.handler(s.scan.wrap(mgmt, api.WithPolicies(api.WithAudit(api.WithStorage(api.WithLifecycle(mgmt, api.NewLifecycle(s.meta, mgmt)),
-			api.NewStorage(s.storage.gc, s.storage.meter, mgmt)), api.NewAudit(db, mgmt)), api.NewPolicies(db, s.policies, mgmt)))),
+		Handler: s.handler(s.scan.wrap(mgmt, api.WithNetworkRules(api.WithPolicies(api.WithAudit(api.WithStorage(api.WithLifecycle(mgmt, api.NewLifecycle(s.meta, mgmt)),
+			api.NewStorage(s.storage.gc, s.storage.meter, mgmt)), api.NewAudit(db, mgmt)), api.NewPolicies(db, s.policies, mgmt)), api.NewNetworkRules(netRules, mgmt)))),
 		ReadHeaderTimeout: s.cfg.Server.ReadHeaderTimeout,
 		IdleTimeout:       s.cfg.Server.IdleTimeout,
 		MaxHeaderBytes:    int(s.cfg.Server.MaxHeaderBytes),
