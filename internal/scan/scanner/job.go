@@ -184,8 +184,9 @@ func setFindings(rec *metadata.ScanRecord, fs []match.Finding) error {
 	rec.Findings = b
 	rec.Vulns = rec.Vulns[:0]
 	for _, f := range fs {
-		for _, id := range append([]string{f.ID}, f.Aliases...) {
-			rec.Vulns = append(rec.Vulns, metadata.ScanVuln{ID: id, Package: f.Package, Severity: string(f.Severity)})
+		rec.Vulns = append(rec.Vulns, metadata.ScanVuln{ID: f.ID, Package: f.Package, Severity: string(f.Severity)})
+		for _, id := range f.Aliases {
+			rec.Vulns = append(rec.Vulns, metadata.ScanVuln{ID: id, Package: f.Package, Severity: string(f.Severity), Finding: f.ID})
 		}
 	}
 	return nil
