@@ -96,6 +96,10 @@ func compile(re string) (*regexp.Regexp, error) {
 	if re == "" {
 		return nil, nil
 	}
+	// Compiled alone first: "a)|(b" would compile once wrapped, unanchored.
+	if _, err := regexp.Compile(re); err != nil {
+		return nil, err
+	}
 	return regexp.Compile(`^(?:` + re + `)$`)
 }
 
