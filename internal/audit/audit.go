@@ -150,6 +150,14 @@ func FromEvent(e metadata.Event) metadata.AuditRecord {
 	if d != (eventDetail{}) {
 		r.Detail, _ = json.Marshal(d) // plain fields: cannot fail
 	}
+	switch e.Type {
+	case metadata.EventGateDenied, metadata.EventGateQuarantined:
+		// A refused pull is a refusal however it reached the log; its
+		// detail is the gate's reasoning, findings included.
+		r.Result, r.Detail = metadata.AuditDenied, e.Detail
+	case metadata.EventGateExcepted:
+		r.Detail = e.Detail
+	}
 	return r
 }
 

@@ -11,6 +11,9 @@ type Scan struct {
 	DB List `yaml:"db"`
 	// Workers is how many images are scanned at once.
 	Workers int `yaml:"workers"`
+	// Gates are stored at start, replacing stored gates of the same
+	// patterns (gates.go). YAML only.
+	Gates Gates `yaml:"gates"`
 }
 
 // maxScanWorkers bounds scan.workers: each worker holds an image's
@@ -31,5 +34,5 @@ func (c Config) validateScan() []error {
 	if c.Scan.Workers < 1 || c.Scan.Workers > maxScanWorkers {
 		errs = append(errs, &FieldError{Key: "scan.workers", Err: fmt.Errorf("must be between 1 and %d", maxScanWorkers)})
 	}
-	return errs
+	return append(errs, c.validateGates()...)
 }

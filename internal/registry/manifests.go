@@ -25,6 +25,11 @@ func (r *Registry) getManifest(w http.ResponseWriter, req *http.Request, rt rout
 	if err := r.checkRead(req.Context(), rt, m); err != nil {
 		return err
 	}
+	if r.opts.Gate != nil {
+		if err := r.opts.Gate.CheckPull(req, rt.name, rt.ref, m); err != nil {
+			return err
+		}
+	}
 	h := w.Header()
 	etag := `"` + m.Digest.String() + `"`
 	h.Set("Docker-Content-Digest", m.Digest.String())

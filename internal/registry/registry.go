@@ -42,6 +42,15 @@ type Options struct {
 	Locks LockReader
 	// Limits, when set, admits uploads and manifests (quotas, disk; see limits.go).
 	Limits Limiter
+	// Gate, when set, may refuse the pull of a manifest (scan gates).
+	Gate PullGate
+}
+
+// PullGate decides manifest pulls by the image's scan (package scan/gate).
+type PullGate interface {
+	// CheckPull returns nil to serve m, pulled from repo by ref (a tag or
+	// a digest), or the error to answer with.
+	CheckPull(r *http.Request, repo, ref string, m *metadata.Manifest) error
 }
 
 // Registry is the http.Handler of the /v2/ API.

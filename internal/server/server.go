@@ -25,6 +25,7 @@ import (
 	"github.com/berth-registry/berth/internal/metadata/sqlite"
 	"github.com/berth-registry/berth/internal/oci"
 	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/scan/gate"
 	"github.com/berth-registry/berth/internal/storage"
 	"github.com/berth-registry/berth/internal/storage/fsblob"
 )
@@ -43,7 +44,8 @@ type Server struct {
 	metrics  *metrics
 	relay    *events.Relay // outbox subscribers: audit, scanner (audit.go)
 	audit    *audit.Log
-	scan     *scanning // scan on push (scan.go)
+	scan     *scanning  // scan on push (scan.go)
+	gate     *gate.Gate // pull gates by scan (gates.go)
 	ln       net.Listener
 	http     *http.Server
 }
@@ -91,6 +93,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if s.scan, err = s.openScanning(ctx, fs, db); err != nil {
 		return err
 	}
+	if s.gate, err = s.openGates(ctx, db); err != nil {
+		return err
+	}
 	if s.storage, err = newStorageServices(s.cfg, fs, db, s.log); err != nil {
 		return err
 	}
@@ -108,6 +113,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Trash:            s.trash(),
 		Locks:            s.meta,
 		Limits:           s.storage.limits(),
+		Gate:             s.gate,
 	})
 	if err != nil {
 		return fmt.Errorf("building registry: %w", err)
@@ -121,8 +127,8 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	}
 
 	s.http = &http.Server{
-		Handler: s.handler(s.scan.wrap(mgmt, api.WithNetworkRules(api.WithPolicies(api.WithAudit(api.WithStorage(api.WithLifecycle(mgmt, api.NewLifecycle(s.meta, mgmt)),
-			api.NewStorage(s.storage.gc, s.storage.meter, mgmt)), api.NewAudit(db, mgmt)), api.NewPolicies(db, s.policies, mgmt)), api.NewNetworkRules(netRules, mgmt)))),
+		Handler: s.handler(api.WithGates(s.scan.wrap(mgmt, api.WithNetworkRules(api.WithPolicies(api.WithAudit(api.WithStorage(api.WithLifecycle(mgmt, api.NewLifecycle(s.meta, mgmt)),
+			api.NewStorage(s.storage.gc, s.storage.meter, mgmt)), api.NewAudit(db, mgmt)), api.NewPolicies(db, s.policies, mgmt)), api.NewNetworkRules(netRules, mgmt))), api.NewGates(db, s.gate, mgmt))),
 		ReadHeaderTimeout: s.cfg.Server.ReadHeaderTimeout,
 		IdleTimeout:       s.cfg.Server.IdleTimeout,
 		MaxHeaderBytes:    int(s.cfg.Server.MaxHeaderBytes),
