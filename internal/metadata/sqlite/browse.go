@@ -1,0 +1,273 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/internal/metadata"
+)
+
+var _ metadata.Browse = (*Store)(nil)
+
+// The web UI's listings. Each page is two queries: the first orders the
+// matching repositories by the one key asked for (computing only that key
+// per repository) and keeps a page of ids; the second computes every
+// column for those ids alone. The keys are correlated subqueries over the
+// (repo_id, …) primary keys, so a page costs one index range per
+// repository for the sort key plus the page's own rows.
+
+// severityRank maps a stored severity to its order; no finding is NULL.
+const severityRank = `CASE v.severity WHEN 'CRITICAL' THEN 4 WHEN 'HIGH' THEN 3 WHEN 'MEDIUM' THEN 2 WHEN 'LOW' THEN 1 ELSE 0 END`
+
+var severityNames = []string{"UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"}
+
+const (
+	browseTags      = `(SELECT COUNT(*) FROM tags t WHERE t.repo_id = r.id)`
+	browseManifests = `(SELECT COUNT(*) FROM manifests m WHERE m.repo_id = r.id AND m.trashed_at = 0)`
+	browseSize      = `(COALESCE((SELECT SUM(b.size) FROM repo_blobs b WHERE b.repo_id = r.id), 0)
+		+ COALESCE((SELECT SUM(m.size) FROM manifests m WHERE m.repo_id = r.id), 0))`
+	browsePushed = `MAX(COALESCE((SELECT MAX(m.pushed_at) FROM manifests m WHERE m.repo_id = r.id), 0),
+		COALESCE((SELECT MAX(t.updated) FROM tags t WHERE t.repo_id = r.id), 0))`
+	browsePulled   = `COALESCE((SELECT MAX(m.last_pulled_at) FROM manifests m WHERE m.repo_id = r.id AND m.trashed_at = 0), 0)`
+	browseSeverity = `COALESCE((SELECT MAX(` + severityRank + `) FROM manifests m JOIN scan_vulns v ON v.digest = m.digest
+		WHERE m.repo_id = r.id AND m.trashed_at = 0), -1)`
+)
+
+var browseKeys = map[metadata.RepoSort]string{
+	metadata.SortByName:     `r.name`,
+	metadata.SortByTags:     browseTags,
+	metadata.SortBySize:     browseSize,
+	metadata.SortByPushed:   browsePushed,
+	metadata.SortByPulled:   browsePulled,
+	metadata.SortBySeverity: browseSeverity,
+}
+
+// repoFilter is the WHERE clause over repositories r for a substring and
+// grant patterns, with its arguments.
+func repoFilter(contains string, patterns []string) (string, []any) {
+	var (
+		conds []string
+		args  []any
+	)
+	if contains != "" {
+		conds = append(conds, `r.name LIKE ? ESCAPE '\'`)
+		esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(contains)
+		args = append(args, "%"+esc+"%")
+	}
+	if patterns != nil {
+		if len(patterns) == 0 {
+			return "0", nil
+		}
+		var ors []string
+		for _, p := range patterns {
+			ors = append(ors, `r.name GLOB ?`)
+			args = append(args, globOf(p))
+		}
+		conds = append(conds, "("+strings.Join(ors, " OR ")+")")
+	}
+	if len(conds) == 0 {
+		return "1", nil
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+// globOf turns a grant pattern into a GLOB pattern: '*' is the same in
+// both; GLOB's other wildcards are matched literally.
+func globOf(pattern string) string {
+	return strings.NewReplacer("?", "[?]", "[", "[[]").Replace(pattern)
+}
+
+// BrowseRepos returns one page of repositories in q's order.
+func (s *Store) BrowseRepos(ctx context.Context, q metadata.RepoQuery) ([]metadata.RepoRow, int, error) {
+	where, args := repoFilter(q.Contains, q.Patterns)
+	var total int
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM repositories r WHERE `+where, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("counting repositories: %w", err)
+	}
+	key, ok := browseKeys[q.Sort]
+	if !ok {
+		return nil, 0, fmt.Errorf("browsing repositories: unknown order %d", q.Sort)
+	}
+	dir := "ASC"
+	if q.Desc {
+		dir = "DESC"
+	}
+	n := limit(metadata.Page{N: q.N})
+	ids, err := queryStrings(ctx, s.r, `SELECT r.id FROM repositories r WHERE `+where+`
+		ORDER BY `+key+` `+dir+`, r.name `+dir+` LIMIT ? OFFSET ?`, append(args, n, max(q.Offset, 0))...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("browsing repositories: %w", err)
+	}
+	if len(ids) == 0 {
+		return []metadata.RepoRow{}, total, nil
+	}
+	pos := make(map[string]int, len(ids))
+	in := make([]any, len(ids))
+	for i, id := range ids {
+		pos[id], in[i] = i, id
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT r.id, r.name, `+browseTags+`, `+browseManifests+`, `+browseSize+`, `+
+		browsePushed+`, `+browsePulled+`, `+browseSeverity+` FROM repositories r WHERE r.id IN (`+placeholders(len(ids))+`)`, in...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("browsing repositories: %w", err)
+	}
+	defer rows.Close()
+	out := make([]metadata.RepoRow, len(ids))
+	for rows.Next() {
+		var (
+			id             string
+			row            metadata.RepoRow
+			pushed, pulled int64
+			sev            int
+		)
+		if err := rows.Scan(&id, &row.Name, &row.Tags, &row.Manifests, &row.Size, &pushed, &pulled, &sev); err != nil {
+			return nil, 0, fmt.Errorf("browsing repositories: %w", err)
+		}
+		row.Pushed, row.Pulled = fromNanos(pushed), fromNanos(pulled)
+		if sev >= 0 && sev < len(severityNames) {
+			row.Highest = severityNames[sev]
+		}
+		out[pos[id]] = row
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("browsing repositories: %w", err)
+	}
+	return out, total, nil
+}
+
+// BrowseTotals counts what the visible repositories hold.
+func (s *Store) BrowseTotals(ctx context.Context, patterns []string) (metadata.Totals, error) {
+	where, args := repoFilter("", patterns)
+	var t metadata.Totals
+	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*),
+		COALESCE(SUM((SELECT COUNT(*) FROM manifests m WHERE m.repo_id = r.id AND m.trashed_at = 0)), 0),
+		COALESCE(SUM((SELECT COUNT(*) FROM tags t WHERE t.repo_id = r.id)), 0)
+		FROM repositories r WHERE `+where, args...).Scan(&t.Repos, &t.Images, &t.Tags)
+	if err != nil {
+		return t, fmt.Errorf("counting repositories: %w", err)
+	}
+	return t, nil
+}
+
+// isIndex is true for manifest lists and OCI indexes, whose children are
+// the images counted.
+const isIndex = `(m.media_type = 'application/vnd.oci.image.index.v1+json'
+	OR m.media_type = 'application/vnd.docker.distribution.manifest.list.v2+json')`
+
+// SeverityCounts counts live images by their highest severity.
+func (s *Store) SeverityCounts(ctx context.Context, patterns []string) ([]metadata.SeverityCount, error) {
+	where, args := repoFilter("", patterns)
+	rows, err := s.r.QueryContext(ctx, `SELECT sev, COUNT(*) FROM (
+			SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM scans sc WHERE sc.digest = m.digest
+					AND sc.status IN ('complete', 'partial')) THEN -2
+				ELSE COALESCE((SELECT MAX(`+severityRank+`) FROM scan_vulns v WHERE v.digest = m.digest), -1) END AS sev
+			FROM repositories r JOIN manifests m ON m.repo_id = r.id
+			WHERE m.trashed_at = 0 AND NOT `+isIndex+` AND `+where+`)
+		GROUP BY sev ORDER BY sev DESC`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("counting images by severity: %w", err)
+	}
+	defer rows.Close()
+	out := []metadata.SeverityCount{}
+	for rows.Next() {
+		var sev, n int
+		if err := rows.Scan(&sev, &n); err != nil {
+			return nil, fmt.Errorf("counting images by severity: %w", err)
+		}
+		c := metadata.SeverityCount{Images: n}
+		switch {
+		case sev == -2:
+			c.Severity = metadata.NotScanned
+		case sev >= 0 && sev < len(severityNames):
+			c.Severity = severityNames[sev]
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("counting images by severity: %w", err)
+	}
+	return out, nil
+}
+
+// TopVulns counts live visible images per vulnerability id.
+func (s *Store) TopVulns(ctx context.Context, patterns []string, n int) ([]metadata.VulnCount, error) {
+	where, args := repoFilter("", patterns)
+	rows, err := s.r.QueryContext(ctx, `SELECT v.vuln_id, MAX(`+severityRank+`), COUNT(DISTINCT v.digest)
+		FROM scan_vulns v
+		WHERE EXISTS (SELECT 1 FROM manifests m JOIN repositories r ON r.id = m.repo_id
+			WHERE m.digest = v.digest AND m.trashed_at = 0 AND `+where+`)
+		GROUP BY v.vuln_id
+		ORDER BY v.vuln_id LIKE 'CVE-%' DESC, COUNT(DISTINCT v.digest) DESC, MAX(`+severityRank+`) DESC, v.vuln_id
+		LIMIT ?`, append(args, n)...)
+	if err != nil {
+		return nil, fmt.Errorf("counting vulnerabilities: %w", err)
+	}
+	defer rows.Close()
+	out := []metadata.VulnCount{}
+	for rows.Next() {
+		var (
+			c   metadata.VulnCount
+			sev int
+		)
+		if err := rows.Scan(&c.ID, &sev, &c.Images); err != nil {
+			return nil, fmt.Errorf("counting vulnerabilities: %w", err)
+		}
+		c.Severity = severityNames[min(max(sev, 0), len(severityNames)-1)]
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("counting vulnerabilities: %w", err)
+	}
+	return out, nil
+}
+
+// ScanBadges reads the status and highest severity of each digest's scan;
+// an index's highest comes from its children's findings.
+func (s *Store) ScanBadges(ctx context.Context, ds []digest.Digest) (map[digest.Digest]metadata.ScanBadge, error) {
+	out := make(map[digest.Digest]metadata.ScanBadge, len(ds))
+	const batch = 500
+	for len(ds) > 0 {
+		part := ds[:min(batch, len(ds))]
+		ds = ds[len(part):]
+		args := make([]any, len(part))
+		for i, d := range part {
+			args[i] = d.String()
+		}
+		rows, err := s.r.QueryContext(ctx, `SELECT sc.digest, sc.status,
+			MAX(COALESCE((SELECT MAX(`+severityRank+`) FROM scan_vulns v WHERE v.digest = sc.digest), -1),
+				COALESCE((SELECT MAX(`+severityRank+`) FROM scan_vulns v WHERE sc.children <> ''
+					AND v.digest IN (SELECT value FROM json_each(sc.children))), -1))
+			FROM scans sc WHERE sc.digest IN (`+placeholders(len(part))+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("reading scan badges: %w", err)
+		}
+		for rows.Next() {
+			var (
+				d   string
+				b   metadata.ScanBadge
+				sev int
+			)
+			if err := rows.Scan(&d, &b.Status, &sev); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("reading scan badges: %w", err)
+			}
+			if sev >= 0 && sev < len(severityNames) {
+				b.Highest = severityNames[sev]
+			}
+			out[digest.Digest(d)] = b
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("reading scan badges: %w", err)
+		}
+	}
+	return out, nil
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
