@@ -13,6 +13,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/access/authn"
 	"github.com/berth-registry/berth/internal/access/authz"
+	"github.com/berth-registry/berth/internal/access/manage"
 	"github.com/berth-registry/berth/internal/access/netrule"
 	"github.com/berth-registry/berth/internal/access/token"
 	"github.com/berth-registry/berth/internal/audit"
@@ -39,6 +40,7 @@ type access struct {
 	users  metadata.Users
 	policy authz.Policy
 	tokens http.Handler
+	manage *manage.Handler // /api/v1/tokens and /api/v1/keys
 	realm  string // configured realm, or "" to derive it per request
 	svc    string
 	audit  *audit.Log // logins and refusals (audit.go); set by openEvents
@@ -67,6 +69,10 @@ func (s *Server) openAccess(ctx context.Context, users metadata.Users) (*access,
 	a.auth.Observer = a
 	a.tokens = &authn.TokenEndpoint{Auth: a.auth, Issuer: token.NewIssuer(keys, tokenIssuer, a.svc),
 		Policy: a.policy, TTL: s.cfg.Auth.TokenTTL, Log: s.log}
+	if st, ok := users.(metadata.ScopedTokens); ok {
+		a.auth.Tokens = st
+		a.manage = &manage.Handler{Tokens: &manage.Tokens{Store: st, Users: users}, Keys: keys, Log: s.log, Audit: a.auditChange}
+	}
 	if err := s.bootstrapAdmin(ctx, users); err != nil {
 		return nil, err
 	}
@@ -162,7 +168,7 @@ func (a *access) wrap(next func(route) http.Handler) func(route) http.Handler {
 			case rt.registry():
 				h = a.authenticate(h, false)
 			case rt == routeAPI:
-				h = a.authenticate(h, true)
+				h = a.authenticate(a.withManage(h), true)
 			}
 		}
 		hs[rt] = a.network(h)
@@ -203,6 +209,11 @@ func (a *access) authenticate(next http.Handler, api bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := a.auth.Authenticate(r)
 		if err != nil {
+			if wait, ok := authn.ThrottledFor(err); ok {
+				a.log.WarnContext(r.Context(), "login throttled", slog.Duration("retry_after", wait))
+				authn.WriteThrottled(w, wait)
+				return
+			}
 			if !errors.Is(err, authn.ErrCredentials) {
 				a.log.ErrorContext(r.Context(), "authenticating", slog.Any("err", err))
 				oci.WriteError(w, err)
@@ -216,7 +227,7 @@ func (a *access) authenticate(next http.Handler, api bool) http.Handler {
 			ctx = metadata.WithActor(ctx, p.Name)
 		}
 		r = r.WithContext(ctx)
-		if api && !a.policy.Allows(p, "", authz.ActionCatalog) {
+		if api && !a.policy.AllowsAPI(p, r.Method) && !manage.SelfService(r.URL.Path, p) {
 			a.Refuse(w, r, "", authz.ActionCatalog)
 			return
 		}
@@ -265,6 +276,10 @@ func (a *access) Refuse(w http.ResponseWriter, r *http.Request, repo, action str
 // accountAllows reports whether the named account, as it is now, holds
 // the right a token lacked.
 func (a *access) accountAllows(ctx context.Context, name, repo, action string) bool {
+	if tn, ok := authn.TokenName(name); ok && a.auth.Tokens != nil {
+		t, err := a.auth.Tokens.ScopedToken(ctx, tn)
+		return err == nil && !t.Disabled && a.policy.Allows(&authz.Principal{Name: name, Scoped: true, Scopes: t.Grants}, repo, action)
+	}
 	u, err := a.users.User(ctx, name)
 	if err != nil || u.Disabled {
 		return false
@@ -306,4 +321,19 @@ func scopeOf(repo, action string) string {
 		return "repository:" + repo + ":pull,push"
 	}
 	return "repository:" + repo + ":" + action
+}
+
+// withManage routes the access-control endpoints of the management API
+// (scoped tokens, signing keys) to their handler.
+func (a *access) withManage(next http.Handler) http.Handler {
+	if a.manage == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if manage.Owns(r.URL.Path) {
+			a.manage.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -130,10 +130,30 @@ func (a *access) ObserveLogin(r *http.Request, method, user string, err error) {
 	d := loginDetail{Method: method}
 	if err != nil {
 		rec.Result = metadata.AuditFailed
-		if !errors.Is(err, authn.ErrCredentials) {
+		if _, throttled := authn.ThrottledFor(err); !throttled && !errors.Is(err, authn.ErrCredentials) {
 			rec.Result = metadata.AuditError // the account store failed
 		}
 		d.Error = err.Error()
+	}
+	rec.Detail, _ = json.Marshal(d)
+	a.audit.Direct(r.Context(), rec)
+}
+
+// changeDetail names what a token or key change acted on.
+type changeDetail struct {
+	Target string `json:"target"`
+	Error  string `json:"error,omitempty"`
+}
+
+// auditChange records a change to scoped tokens or signing keys.
+func (a *access) auditChange(r *http.Request, action, target string, err error) {
+	if a.audit == nil {
+		return
+	}
+	rec := requestRecord(r, action, metadata.AuditOK)
+	d := changeDetail{Target: target}
+	if err != nil {
+		rec.Result, d.Error = metadata.AuditFailed, err.Error()
 	}
 	rec.Detail, _ = json.Marshal(d)
 	a.audit.Direct(r.Context(), rec)

@@ -35,6 +35,11 @@ type Authenticator struct {
 	// disabled, so that an unknown name costs what a wrong password does.
 	dummy string
 	cache loginCache
+	// Tokens, if set, is where scoped tokens ("token$name" logins) are
+	// looked up. Set it before serving.
+	Tokens metadata.ScopedTokens
+	used   useTracker
+	limit  throttle
 	// Observer, if set, is told of every login: each Basic password
 	// actually checked (not those answered by the login cache) and each
 	// rejected credential. Set it before serving.
@@ -90,16 +95,16 @@ func (a *Authenticator) Authenticate(r *http.Request) (*authz.Principal, error) 
 			a.observe(r, "basic", "", err)
 			return nil, err
 		}
-		u, cached, err := a.login(r.Context(), name, pw)
-		if !cached {
+		p, _, cached, err := a.check(r, name, pw)
+		if !cached || err != nil {
 			a.observe(r, "basic", name, err)
 		}
-		if err != nil {
-			return nil, err
-		}
-		return &authz.Principal{Name: u.Name, Grants: u.Grants}, nil
+		return p, err
 	case strings.EqualFold(scheme, "Bearer"):
 		c, err := a.verifier.Verify(cred)
+		if err == nil && !AddrIn(c.CIDRs, clientAddr(r)) {
+			err = fmt.Errorf("token of %s is not for client %s", c.Subject, clientAddr(r))
+		}
 		if err != nil {
 			err = fmt.Errorf("%w: %w", ErrCredentials, err)
 			a.observe(r, "bearer", "", err)
@@ -108,6 +113,51 @@ func (a *Authenticator) Authenticate(r *http.Request) (*authz.Principal, error) 
 		return &authz.Principal{Name: c.Subject, Token: c}, nil
 	}
 	return nil, fmt.Errorf("%w: unsupported scheme", ErrCredentials)
+}
+
+// Check checks a login name and password from r as a Basic login is
+// checked: throttled per name and client address, an account or (for a
+// "token$name" login) a scoped token. Failures are ErrCredentials or a
+// *ThrottledError. The web UI's login form uses it.
+func (a *Authenticator) Check(r *http.Request, name, pw string) (*authz.Principal, error) {
+	p, _, _, err := a.check(r, name, pw)
+	return p, err
+}
+
+// check is Check, also returning the fingerprint of the stored hash that
+// matched (for refresh tokens) and whether the login cache answered.
+func (a *Authenticator) check(r *http.Request, name, pw string) (*authz.Principal, string, bool, error) {
+	addr, now := clientAddr(r), a.cache.clock()
+	if err := a.limit.check(name, addr, now); err != nil {
+		return nil, "", false, err
+	}
+	var (
+		p      *authz.Principal
+		fp     string
+		cached bool
+		err    error
+	)
+	if tn, ok := TokenName(name); ok {
+		var t *metadata.ScopedToken
+		if t, cached, err = a.tokenLogin(r.Context(), r, tn, pw); err == nil {
+			p = &authz.Principal{Name: name, Scoped: true, Scopes: t.Grants, CIDRs: t.CIDRs}
+			slot, _ := ParseSecret(pw)
+			fp = fingerprint([3]string{"", t.Hash1, t.Hash2}[slot])
+		}
+	} else {
+		var u *metadata.User
+		if u, cached, err = a.login(r.Context(), name, pw); err == nil {
+			p = &authz.Principal{Name: u.Name, Grants: u.Grants}
+			fp = fingerprint(u.PasswordHash)
+		}
+	}
+	switch {
+	case errors.Is(err, ErrCredentials):
+		a.limit.fail(name, addr, now)
+	case err == nil && !cached:
+		a.limit.succeed(name)
+	}
+	return p, fp, cached, err
 }
 
 // Login checks a name and password and returns the enabled account. An

@@ -22,6 +22,13 @@ type Principal struct {
 	// Token holds the claims when it presented a registry token; the
 	// token, not the account, then says what the request may do.
 	Token *token.Claims
+	// Scoped is set when it logged in with a scoped token's password:
+	// Scopes, not Grants, then say what it may do.
+	Scoped bool
+	Scopes []metadata.TokenGrant
+	// CIDRs are the client networks a scoped token is bound to; tokens
+	// issued to it carry them.
+	CIDRs []string
 }
 
 // Anonymous reports whether p names no account.
@@ -39,6 +46,9 @@ func (pol Policy) Allows(p *Principal, repo, action string) bool {
 				return a.Type == token.TypeRegistry && a.Name == "catalog"
 			})
 		}
+		if p.Scoped {
+			return scopedEverywhere(p.Scopes, ActionMetadataRead)
+		}
 		return IsAdmin(p.Grants)
 	}
 	if slices.Contains(pol.AnonymousActions(repo), action) {
@@ -49,6 +59,8 @@ func (pol Policy) Allows(p *Principal, repo, action string) bool {
 		return false
 	case p.Token != nil:
 		return p.Token.Allows(repo, action)
+	case p.Scoped:
+		return slices.Contains(ScopedActions(p.Scopes, repo), action)
 	}
 	return Allows(p.Grants, repo, action)
 }
@@ -58,19 +70,29 @@ func (pol Policy) Allows(p *Principal, repo, action string) bool {
 // of what was asked and what is allowed. Resources left with no action
 // are dropped. "*" asks for everything allowed.
 func (pol Policy) Grant(grants []metadata.Grant, requested []token.Access) []token.Access {
+	return pol.GrantTo(&Principal{Grants: grants}, requested)
+}
+
+// GrantTo is Grant for a principal that logged in with a password: an
+// account (its grants) or a scoped token (its scopes).
+func (pol Policy) GrantTo(p *Principal, requested []token.Access) []token.Access {
 	out := []token.Access{}
 	for _, a := range requested {
 		var allowed []string
 		switch a.Type {
 		case token.TypeRepository:
-			allowed = Actions(grants, a.Name)
+			if p.Scoped {
+				allowed = ScopedActions(p.Scopes, a.Name)
+			} else {
+				allowed = Actions(p.Grants, a.Name)
+			}
 			for _, act := range pol.AnonymousActions(a.Name) {
 				if !slices.Contains(allowed, act) {
 					allowed = append([]string{act}, allowed...)
 				}
 			}
 		case token.TypeRegistry:
-			if IsAdmin(grants) {
+			if (p.Scoped && scopedEverywhere(p.Scopes, ActionMetadataRead)) || (!p.Scoped && IsAdmin(p.Grants)) {
 				allowed = []string{token.ActionAll}
 			}
 		}

@@ -46,6 +46,12 @@ type Claims struct {
 	IssuedAt  int64    `json:"iat"`
 	ID        string   `json:"jti"`
 	Access    []Access `json:"access"`
+	// CIDRs, when set, are the only client networks the token may be
+	// presented from (a scoped token bound to networks).
+	CIDRs []string `json:"cidrs,omitempty"`
+	// Fingerprint, on refresh tokens, identifies the credential that
+	// logged in; a changed password no longer matches it.
+	Fingerprint string `json:"fp,omitempty"`
 }
 
 // Allows reports whether the claims grant action on repository repo.
@@ -89,6 +95,11 @@ func NewIssuer(keys *KeySet, issuer, audience string) *Issuer {
 // caller has already decided what subject may have; Issue only validates
 // that each grant is well formed.
 func (i *Issuer) Issue(subject string, access []Access, ttl time.Duration) (string, error) {
+	return i.IssueBound(subject, access, nil, ttl)
+}
+
+// IssueBound is Issue for a subject that may only be used from cidrs.
+func (i *Issuer) IssueBound(subject string, access []Access, cidrs []string, ttl time.Duration) (string, error) {
 	if ttl < time.Second || ttl > MaxTTL {
 		return "", fmt.Errorf("issuing token: lifetime %s outside [1s, %s]", ttl, MaxTTL)
 	}
@@ -100,26 +111,32 @@ func (i *Issuer) Issue(subject string, access []Access, ttl time.Duration) (stri
 	if access == nil {
 		access = []Access{} // "access": [] rather than null, as clients expect
 	}
-	var jti [16]byte
-	if _, err := rand.Read(jti[:]); err != nil {
-		return "", fmt.Errorf("issuing token: %w", err)
-	}
-	k := i.keys.signer()
 	now := i.now().Unix()
-	hdr, err := json.Marshal(header{Alg: Algorithm, Typ: "JWT", Kid: k.id})
-	if err != nil {
-		return "", fmt.Errorf("issuing token: %w", err)
-	}
-	payload, err := json.Marshal(Claims{
+	return i.sign(Claims{
 		Issuer:    i.issuer,
 		Subject:   subject,
 		Audience:  i.audience,
 		ExpiresAt: now + int64(ttl/time.Second),
 		NotBefore: now,
 		IssuedAt:  now,
-		ID:        b64.EncodeToString(jti[:]),
 		Access:    access,
+		CIDRs:     cidrs,
 	})
+}
+
+// sign sets a fresh ID on c and signs it with the current key.
+func (i *Issuer) sign(c Claims) (string, error) {
+	var jti [16]byte
+	if _, err := rand.Read(jti[:]); err != nil {
+		return "", fmt.Errorf("issuing token: %w", err)
+	}
+	c.ID = b64.EncodeToString(jti[:])
+	k := i.keys.signer()
+	hdr, err := json.Marshal(header{Alg: Algorithm, Typ: "JWT", Kid: k.id})
+	if err != nil {
+		return "", fmt.Errorf("issuing token: %w", err)
+	}
+	payload, err := json.Marshal(c)
 	if err != nil {
 		return "", fmt.Errorf("issuing token: %w", err)
 	}
@@ -157,6 +174,11 @@ func invalid(format string, args ...any) error {
 // claims are never decoded. No secret is compared here: Ed25519
 // verification uses only the public key.
 func (v *Verifier) Verify(token string) (*Claims, error) {
+	return v.verify(token, v.audience, MaxTTL)
+}
+
+// verify checks a token meant for audience with a lifetime up to maxTTL.
+func (v *Verifier) verify(token, audience string, maxTTL time.Duration) (*Claims, error) {
 	if len(token) > MaxTokenBytes {
 		return nil, invalid("longer than %d bytes", MaxTokenBytes)
 	}
@@ -165,7 +187,7 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 			return nil, invalid("%v %q", ErrUnknownKey, e.kid)
 		}
 		c := e.claims
-		if err := v.checkClaims(&c); err != nil {
+		if err := v.checkClaims(&c, audience, maxTTL); err != nil {
 			return nil, err
 		}
 		return &c, nil
@@ -211,19 +233,19 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 	if err := json.Unmarshal(pb, &c); err != nil {
 		return nil, invalid("payload: %v", err)
 	}
-	if err := v.checkClaims(&c); err != nil {
+	if err := v.checkClaims(&c, audience, maxTTL); err != nil {
 		return nil, err
 	}
 	v.cache.put(token, h.Kid, &c, v.now().Unix())
 	return &c, nil
 }
 
-func (v *Verifier) checkClaims(c *Claims) error {
+func (v *Verifier) checkClaims(c *Claims, audience string, maxTTL time.Duration) error {
 	if c.Issuer != v.issuer {
 		return invalid("issuer %.64q is not %q", c.Issuer, v.issuer)
 	}
-	if c.Audience != v.audience {
-		return invalid("audience %.64q is not %q", c.Audience, v.audience)
+	if c.Audience != audience {
+		return invalid("audience %.64q is not %q", c.Audience, audience)
 	}
 	now := v.now()
 	leeway := int64(v.leeway / time.Second)
@@ -236,8 +258,8 @@ func (v *Verifier) checkClaims(c *Claims) error {
 		return invalid("not valid before %s", time.Unix(c.NotBefore, 0).UTC().Format(time.RFC3339))
 	case c.IssuedAt > now.Unix()+leeway:
 		return invalid("issued in the future")
-	case c.ExpiresAt-c.IssuedAt > int64(MaxTTL/time.Second):
-		return invalid("lifetime longer than %s", MaxTTL)
+	case c.ExpiresAt-c.IssuedAt > int64(maxTTL/time.Second):
+		return invalid("lifetime longer than %s", maxTTL)
 	}
 	return nil
 }
