@@ -41,7 +41,7 @@ type access struct {
 	policy authz.Policy
 	tokens http.Handler
 	manage *manage.Handler // /api/v1/tokens and /api/v1/keys
-	realm  string // configured realm, or "" to derive it per request
+	realm  string          // configured realm, or "" to derive it per request
 	svc    string
 	audit  *audit.Log // logins and refusals (audit.go); set by openEvents
 }
