@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,9 @@ type Audit struct {
 	Retention Days `yaml:"retention"`
 	// File, if set, receives every record as a JSON line.
 	File string `yaml:"file"`
+	// Syslog, if set, receives every record as a JSON message:
+	// unixgram:///dev/log, udp://host:514 or tcp://host:514.
+	Syslog string `yaml:"syslog"`
 }
 
 const day = 24 * time.Hour
@@ -46,6 +50,7 @@ func auditKeys() []Key {
 	return []Key{
 		days("audit.retention", "how long audit records are kept, e.g. 90d or 720h; 0 forever", func(c *Config) *Days { return &c.Audit.Retention }),
 		str("audit.file", "also append every audit record to this file as a JSON line", func(c *Config) *string { return &c.Audit.File }),
+		str("audit.syslog", "also send every audit record to syslog: unixgram:///dev/log, udp://host:514 or tcp://host:514", func(c *Config) *string { return &c.Audit.Syslog }),
 	}
 }
 
@@ -82,8 +87,33 @@ func parseDays(v string) (time.Duration, error) {
 
 // validateAudit checks the audit keys.
 func (c Config) validateAudit() []error {
+	var errs []error
 	if c.Audit.Retention < 0 {
-		return []error{&FieldError{Key: "audit.retention", Err: errors.New("must not be negative")}}
+		errs = append(errs, &FieldError{Key: "audit.retention", Err: errors.New("must not be negative")})
 	}
-	return nil
+	if c.Audit.Syslog != "" {
+		if _, _, err := SyslogAddr(c.Audit.Syslog); err != nil {
+			errs = append(errs, &FieldError{Key: "audit.syslog", Err: err})
+		}
+	}
+	return errs
+}
+
+// SyslogAddr splits a syslog URL into the network and address that
+// log/syslog dials: unixgram:///dev/log, unix:///dev/log, udp://host:port
+// or tcp://host:port.
+func SyslogAddr(s string) (network, addr string, err error) {
+	network, addr, ok := strings.Cut(s, "://")
+	switch {
+	case !ok:
+	case network == "unix" || network == "unixgram":
+		if strings.HasPrefix(addr, "/") {
+			return network, addr, nil
+		}
+	case network == "udp" || network == "tcp":
+		if _, port, err := net.SplitHostPort(addr); err == nil && port != "" {
+			return network, addr, nil
+		}
+	}
+	return "", "", fmt.Errorf("%q: want unixgram:///dev/log, udp://host:514 or tcp://host:514", s)
 }

@@ -43,6 +43,8 @@ type Config struct {
 	Audit Audit `yaml:"audit"`
 	// Retention holds server-side retention policies (retention.go).
 	Retention Retention `yaml:"retention"`
+	// RateLimit limits request rates (ratelimit.go).
+	RateLimit RateLimit `yaml:"rate_limit"`
 }
 
 // Storage selects where blob bytes live.
@@ -65,6 +67,9 @@ type Metadata struct {
 type TLS struct {
 	Cert string `yaml:"cert"`
 	Key  string `yaml:"key"`
+	// ClientCA is a PEM bundle of CAs whose client certificates
+	// authenticate (docs/access.md#client-certificates); empty: none.
+	ClientCA string `yaml:"client_ca"`
 }
 
 // Enabled reports whether the server should serve HTTPS.
@@ -125,6 +130,7 @@ func Default() Config {
 		Scan:      Scan{Workers: 1},
 		Audit:     Audit{Retention: Days(90 * day)},
 		Retention: Retention{CheckInterval: time.Minute},
+		RateLimit: defaultRateLimit(),
 	}
 }
 

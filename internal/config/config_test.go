@@ -78,7 +78,7 @@ func TestEveryKeyFromEveryLayer(t *testing.T) {
 	// Each key set through env and through flags must land in the struct.
 	values := map[string]string{
 		"listen": "0.0.0.0:9", "data_dir": "/d", "storage.driver": "filesystem", "storage.dir": "/b",
-		"metadata.driver": "sqlite", "metadata.path": "/m.db", "tls.cert": "", "tls.key": "",
+		"metadata.driver": "sqlite", "metadata.path": "/m.db", "tls.cert": "", "tls.key": "", "tls.client_ca": "",
 		"limits.max_manifest_size": "2MiB", "limits.max_page_size": "50", "log.level": "error",
 		"log.format": "json", "server.read_header_timeout": "3s", "server.idle_timeout": "4s",
 		"server.shutdown_timeout": "5s", "server.max_header_bytes": "64KiB", "metrics.enabled": "false",
@@ -89,9 +89,12 @@ func TestEveryKeyFromEveryLayer(t *testing.T) {
 		"lifecycle.trash_days":    "3",
 		"storage.min_free_bytes":  "5GiB", "gc.grace_period": "30m0s", "gc.interval": "24h0m0s",
 		"quota.global": "100GiB", "quota.repositories": "team-a/*=10GiB,*=1GiB",
-		"audit.retention": "30d", "audit.file": "/var/log/berth-audit.jsonl",
+		"audit.retention": "30d", "audit.file": "/var/log/berth-audit.jsonl", "audit.syslog": "udp://127.0.0.1:514",
 		"retention.check_interval": "30s",
-		"scan.db":                  "/osv/Go-all.zip,/osv/debian", "scan.workers": "2",
+		"rate_limit.enabled":       "true", "rate_limit.burst": "5s", "rate_limit.max_keys": "1000",
+		"rate_limit.identity.reads_per_minute": "100", "rate_limit.identity.writes_per_minute": "50", "rate_limit.identity.deletes_per_minute": "0",
+		"rate_limit.address.reads_per_minute": "200", "rate_limit.address.writes_per_minute": "60", "rate_limit.address.deletes_per_minute": "7",
+		"scan.db": "/osv/Go-all.zip,/osv/debian", "scan.workers": "2",
 	}
 	if len(values) != len(Keys()) {
 		t.Fatalf("test covers %d keys, config has %d", len(values), len(Keys()))
@@ -256,6 +259,7 @@ metrics: {enabled: false}
 		Audit:     Default().Audit,
 		Retention: Default().Retention,
 		Scan:      Default().Scan,
+		RateLimit: Default().RateLimit,
 	}
 	if c != want {
 		t.Errorf("got %+v\nwant %+v", c, want)

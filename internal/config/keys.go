@@ -45,6 +45,7 @@ func Keys() []Key {
 		str("metadata.path", "metadata database file (default <data_dir>/berth.db)", func(c *Config) *string { return &c.Metadata.Path }),
 		str("tls.cert", "TLS certificate file (PEM); enables HTTPS with tls.key", func(c *Config) *string { return &c.TLS.Cert }),
 		str("tls.key", "TLS private key file (PEM)", func(c *Config) *string { return &c.TLS.Key }),
+		str("tls.client_ca", "CA bundle (PEM) whose client certificates authenticate as the account their CN names", func(c *Config) *string { return &c.TLS.ClientCA }),
 		size("limits.max_manifest_size", "largest manifest accepted, e.g. 4MiB", func(c *Config) *Size { return &c.Limits.MaxManifestSize }),
 		integer("limits.max_page_size", "largest page a listing returns", func(c *Config) *int { return &c.Limits.MaxPageSize }),
 		str("log.level", "log level: debug, info, warn or error", func(c *Config) *string { return &c.Log.Level }),
@@ -55,7 +56,7 @@ func Keys() []Key {
 		size("server.max_header_bytes", "largest request header block, e.g. 1MiB", func(c *Config) *Size { return &c.Server.MaxHeaderBytes }),
 		boolean("metrics.enabled", "serve Prometheus metrics at /metrics", func(c *Config) *bool { return &c.Metrics.Enabled }),
 		integer("lifecycle.trash_days", "days a deleted tag or manifest stays restorable; 0 deletes at once", func(c *Config) *int { return &c.Lifecycle.TrashDays }),
-	}, append(append(append(append(accessKeys(), gcKeys()...), retentionKeys()...), auditKeys()...), scanKeys()...)...)
+	}, append(append(append(append(accessKeys(), gcKeys()...), retentionKeys()...), auditKeys()...), append(scanKeys(), rateLimitKeys()...)...)...)
 }
 
 // LookupKey returns the key named name.

@@ -67,6 +67,13 @@ func (c Config) Validate() error {
 			}
 		}
 	}
+	if c.TLS.ClientCA != "" {
+		if !c.TLS.Enabled() {
+			bad("tls.client_ca", "needs tls.cert and tls.key: client certificates are only seen over HTTPS")
+		} else if _, err := os.Stat(c.TLS.ClientCA); err != nil {
+			bad("tls.client_ca", "file not found")
+		}
+	}
 	if c.Limits.MaxManifestSize <= 0 {
 		bad("limits.max_manifest_size", "must be > 0")
 	} else if c.Limits.MaxManifestSize > maxManifestSizeCap {
@@ -109,6 +116,7 @@ func (c Config) Validate() error {
 	errs = append(errs, c.validateAudit()...)
 	errs = append(errs, c.validateRetention()...)
 	errs = append(errs, c.validateScan()...)
+	errs = append(errs, c.validateRateLimit()...)
 	return errors.Join(errs...)
 }
 
