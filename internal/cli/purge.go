@@ -16,8 +16,8 @@ import (
 	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
+	"github.com/berth-registry/berth/internal/fleet"
 	"github.com/berth-registry/berth/internal/lifecycle/retention"
-	"github.com/berth-registry/berth/internal/remote"
 )
 
 const purgeLong = `Delete old tags and untagged manifests from a Berth registry, with the
@@ -54,7 +54,11 @@ const purgeExample = `  # The nightly "keep the two newest tags everywhere" job
 
 // purgeFlags are the command line of berth purge.
 type purgeFlags struct {
-	registry     string
+	registries   []string
+	config       string
+	creds        credFlags
+	allowColl    bool
+	force        bool
 	filters      []string
 	ago          string
 	keep         int
@@ -73,21 +77,28 @@ type purgeFlags struct {
 func newPurge() *cobra.Command {
 	var f purgeFlags
 	cmd := &cobra.Command{
-		Use:     "purge --registry URL --filter 'REPO:TAG' [flags]",
+		Use:     "purge (--registry URL --filter 'REPO:TAG' | --config fleet.yaml) [flags]",
 		Short:   "Delete old tags and untagged manifests, explaining each decision",
 		Long:    purgeLong,
 		Example: purgeExample,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.config != "" {
+				return runFleetFile(cmd, f)
+			}
 			groups, base, err := f.compile()
 			if err != nil {
 				return &usageError{cmd: cmd.CommandPath(), err: err}
 			}
-			return runPurge(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f, groups, base)
+			return runPurge(cmd, f, groups, base)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.registry, "registry", "http://127.0.0.1:5000", "base URL of the Berth registry")
+	fl.StringArrayVar(&f.registries, "registry", []string{"http://127.0.0.1:5000"}, "registry URL or host (repeatable): Berth, ACR or any OCI registry")
+	fl.StringVar(&f.config, "config", "", "fleet file listing registries and their policies (docs/fleet.md)")
+	fl.BoolVar(&f.allowColl, "allow-collateral", false, "on registries that delete by digest, also delete kept tags of a deleted tag's manifest")
+	fl.BoolVar(&f.force, "force", false, "use --ago even when tag times are unusable (1970 or 0001 from reproducible builds)")
+	f.creds.register(fl)
 	fl.StringArrayVar(&f.filters, "filter", nil, "'repository-regex:tag-regex' selecting what the rules apply to (repeatable, required)")
 	fl.StringVar(&f.ago, "ago", "", "delete selected tags pushed longer ago than this: 30d, 2d3h6m, 0d for any age")
 	fl.IntVar(&f.keep, "keep", 0, "always keep the N newest selected tags of each repository (a floor)")
@@ -113,7 +124,7 @@ type filterRepo struct {
 func (f *purgeFlags) compile() ([]filterRepo, retention.Policy, error) {
 	var errs []error
 	p := retention.Policy{Name: "purge", Keep: f.keep}
-	if f.registry == "" {
+	if len(f.registries) == 0 || slices.Contains(f.registries, "") {
 		errs = append(errs, errors.New("--registry must not be empty"))
 	}
 	if len(f.filters) == 0 {
@@ -170,7 +181,7 @@ func (f *purgeFlags) compile() ([]filterRepo, retention.Policy, error) {
 	if f.maxTags >= 0 && f.maxTags < f.keep {
 		errs = append(errs, fmt.Errorf("--max-tags %d is below --keep %d", f.maxTags, f.keep))
 	}
-	if f.concurrency < 1 || f.concurrency > 32 {
+	if f.concurrency < 1 || f.concurrency > fleet.MaxConcurrency {
 		errs = append(errs, fmt.Errorf("--concurrency: want 1 to 32, got %d", f.concurrency))
 	}
 	if f.output != "table" && f.output != "json" {
@@ -191,67 +202,10 @@ func splitFilter(s string) (repo, tag string, ok bool) {
 	return "", "", false
 }
 
-// purgeReport is the JSON output of berth purge.
-type purgeReport struct {
-	Registry string            `json:"registry"`
-	Plan     *retention.Plan   `json:"plan"`
-	Result   *retention.Result `json:"result,omitempty"`
-	// BytesFreed estimates what the deletions that happened freed.
-	BytesFreed int64 `json:"bytesFreed"`
-}
-
-func runPurge(ctx context.Context, stdout, stderr io.Writer, f purgeFlags, filters []filterRepo, base retention.Policy) error {
-	c, err := remote.New(f.registry, remote.Options{})
-	if err != nil {
-		return err
-	}
-	src := remote.NewSourceWith(c, remote.SourceOptions{IncludeLocked: f.includeLocked})
-	plan, err := planPurge(ctx, src, filters, base, time.Now().UTC())
-	if err != nil {
-		return fmt.Errorf("planning purge of %s: %w", c.Base(), err)
-	}
-	rep := purgeReport{Registry: c.Base(), Plan: plan}
-	if f.output == "table" {
-		if err := retention.WriteTable(stdout, plan); err != nil {
-			return err
-		}
-	}
-	if f.dryRun {
-		if f.output == "json" {
-			return writeReport(stdout, rep)
-		}
-		_, err := fmt.Fprintln(stdout, "\nDry run: nothing was deleted.")
-		return err
-	}
-	res, applyErr := retention.Apply(ctx, plan, src, src, retention.ApplyOptions{Concurrency: f.concurrency})
-	if res == nil {
-		return fmt.Errorf("purging %s: %w", c.Base(), applyErr)
-	}
-	rep.Result, rep.BytesFreed = res, freedBy(plan, res)
-	if f.output == "json" {
-		err = writeReport(stdout, rep)
-	} else {
-		err = writeResult(stdout, res, rep.BytesFreed)
-	}
-	if err != nil {
-		return err
-	}
-	if applyErr != nil {
-		return fmt.Errorf("purging %s: %w", c.Base(), applyErr)
-	}
-	if n := len(res.Failed); n > 0 {
-		for _, o := range res.Failed {
-			fmt.Fprintf(stderr, "berth: failed: %s\n", o.Error)
-		}
-		return fmt.Errorf("purging %s: %d deletions failed", c.Base(), n)
-	}
-	return nil
-}
-
 // planPurge builds one plan for all filters. Repositories matched by the
 // same set of filters share a tag selection, so each such group is planned
 // with its own policy and the plans are merged.
-func planPurge(ctx context.Context, src *remote.Source, filters []filterRepo, base retention.Policy, now time.Time) (*retention.Plan, error) {
+func planPurge(ctx context.Context, src fleet.Source, filters []filterRepo, base retention.Policy, now time.Time) (*retention.Plan, error) {
 	names, err := src.Repositories(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing repositories: %w", err)
@@ -303,14 +257,14 @@ func planPurge(ctx context.Context, src *remote.Source, filters []filterRepo, ba
 
 // fixedRepos is a Source whose repositories were chosen already.
 type fixedRepos struct {
-	*remote.Source
+	fleet.Source
 	names []string
 	tags  []string
 }
 
 func (f *fixedRepos) Repositories(context.Context) ([]string, error) { return f.names, nil }
 
-func writeReport(w io.Writer, rep purgeReport) error {
+func writeReport(w io.Writer, rep any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(rep); err != nil {
