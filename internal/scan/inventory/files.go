@@ -100,11 +100,6 @@ func (w *walker) regular(ctx context.Context, idx int, name string, hdr *tar.Hea
 			return nil
 		}
 		return w.executable(ctx, idx, name, hdr.Size, r)
-	case kindRPMDatabase:
-		// TODO(scan): read rpm databases (sqlite, Berkeley DB, ndb) with a
-		// small pure-Go reader; until then say so instead of reporting none.
-		w.records[name] = &record{layer: idx, reasons: []string{name + ": rpm database not supported yet"}}
-		return nil
 	case kindArchive:
 		return w.archive(ctx, idx, name, hdr.Size, r)
 	}
@@ -132,6 +127,8 @@ func (w *walker) regular(ctx context.Context, idx int, name string, hdr *tar.Hea
 		rec.pkgs, err = parsePythonMetadata(data)
 	case kindNPMPackage:
 		rec.pkgs, err = parseNPMPackage(data)
+	case kindRPMDatabase:
+		rec.pkgs, err = parseRPMDB(ctx, data, w.spool.file)
 	}
 	if err != nil {
 		rec.reasons = append(rec.reasons, fmt.Sprintf("%s: cannot parse: %v", name, err))

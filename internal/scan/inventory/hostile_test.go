@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -156,9 +157,14 @@ func TestReadHostileLayers(t *testing.T) {
 			wantStatus: StatusPartial, wantReason: "app.jar: not a readable archive",
 		},
 		{
-			name:       "rpm database is reported, not silently empty",
+			name:       "truncated rpm sqlite database names the file",
 			layers:     [][]entry{{binFile("var/lib/rpm/rpmdb.sqlite", []byte("SQLite format 3\x00"))}},
-			wantStatus: StatusPartial, wantReason: "var/lib/rpm/rpmdb.sqlite: rpm database not supported yet",
+			wantStatus: StatusPartial, wantReason: "var/lib/rpm/rpmdb.sqlite: cannot parse",
+		},
+		{
+			name:       "rpm Berkeley DB that is something else names the file",
+			layers:     [][]entry{{binFile("var/lib/rpm/Packages", bytes.Repeat([]byte{0xff}, 4096))}},
+			wantStatus: StatusPartial, wantReason: "var/lib/rpm/Packages: cannot parse: malformed rpm database",
 		},
 		{
 			name:       "rpm database deleted in a later layer",

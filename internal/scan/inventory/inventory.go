@@ -41,6 +41,7 @@ type Ecosystem string
 const (
 	EcosystemDeb    Ecosystem = "deb"
 	EcosystemAPK    Ecosystem = "apk"
+	EcosystemRPM    Ecosystem = "rpm"
 	EcosystemGo     Ecosystem = "golang"
 	EcosystemPyPI   Ecosystem = "pypi"
 	EcosystemNPM    Ecosystem = "npm"
@@ -66,11 +67,15 @@ type Package struct {
 	// was built from (dpkg Source:, apk origin). For dpkg they default to the
 	// binary name and version, as dpkg itself does, because Debian advisories
 	// are per source package.
-	SourceName    string    `json:"sourceName,omitempty"`
-	SourceVersion string    `json:"sourceVersion,omitempty"`
-	Arch          string    `json:"arch,omitempty"`
-	Ecosystem     Ecosystem `json:"ecosystem"`
-	PURL          string    `json:"purl"`
+	SourceName    string `json:"sourceName,omitempty"`
+	SourceVersion string `json:"sourceVersion,omitempty"`
+	Arch          string `json:"arch,omitempty"`
+	// Vendor is the rpm header's vendor ("Red Hat, Inc.", "Rocky
+	// Enterprise Software Foundation"): it tells a rebuilt package from
+	// the distribution's own.
+	Vendor    string    `json:"vendor,omitempty"`
+	Ecosystem Ecosystem `json:"ecosystem"`
+	PURL      string    `json:"purl"`
 	// Layer is the digest of the layer that introduced the package.
 	Layer digest.Digest `json:"layer"`
 	// Path is the file the package was found in (its database, metadata
@@ -94,7 +99,8 @@ type Limits struct {
 	// MaxEntries caps the tar entries of all layers.
 	MaxEntries int
 	// MaxFileSize caps each package database or metadata file read into
-	// memory (dpkg status, apk installed, METADATA, package.json, pom.properties).
+	// memory (dpkg status, apk installed, rpm databases, METADATA,
+	// package.json, pom.properties).
 	MaxFileSize int64
 	// MaxBinarySize caps each executable or archive inspected; larger ones
 	// are skipped and make the result partial.

@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"cmp"
 	"regexp"
 	"strings"
 )
@@ -12,8 +13,26 @@ import (
 func purl(p Package, o OS) string {
 	var ns []string
 	name := p.Name
+	version := p.Version
 	var quals [][2]string
 	switch p.Ecosystem {
+	case EcosystemRPM:
+		// The purl spec's rpm type: the version is version-release and the
+		// epoch a qualifier, as Trivy and Syft write it.
+		ns = []string{cmp.Or(o.ID, "redhat")}
+		if p.Arch != "" {
+			quals = append(quals, [2]string{"arch", p.Arch})
+		}
+		if e, rest, ok := strings.Cut(version, ":"); ok {
+			version = rest
+			quals = append(quals, [2]string{"epoch", e})
+		}
+		if o.ID != "" && o.VersionID != "" {
+			quals = append(quals, [2]string{"distro", o.ID + "-" + o.VersionID})
+		}
+		if p.SourceName != "" && p.SourceName != p.Name {
+			quals = append(quals, [2]string{"upstream", p.SourceName})
+		}
 	case EcosystemDeb, EcosystemAPK:
 		id := o.ID
 		if id == "" {
@@ -54,9 +73,9 @@ func purl(p Package, o OS) string {
 	}
 	b.WriteByte('/')
 	b.WriteString(purlEscape(name))
-	if p.Version != "" {
+	if version != "" {
 		b.WriteByte('@')
-		b.WriteString(purlEscape(p.Version))
+		b.WriteString(purlEscape(version))
 	}
 	for i, q := range quals {
 		if i == 0 {

@@ -58,3 +58,22 @@ func (s *spooler) spool(r io.Reader, size int64, reuse bool) (io.ReaderAt, func(
 	}
 	return f, release, nil
 }
+
+// file writes data to a new file in the scratch directory for a reader that
+// needs a path (sqlite). The returned release removes it.
+func (s *spooler) file(data []byte) (string, func(), error) {
+	f, err := os.CreateTemp(s.dir, "spool-")
+	if err != nil {
+		return "", nil, fmt.Errorf("creating scratch file: %w", err)
+	}
+	release := func() { os.Remove(f.Name()) }
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		release()
+		return "", nil, fmt.Errorf("spooling %d bytes: %w", len(data), err)
+	}
+	return f.Name(), release, nil
+}

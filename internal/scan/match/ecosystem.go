@@ -29,6 +29,7 @@ var distroEcosystems = map[string]string{
 	"chainguard": "Chainguard",
 	"rocky":      "Rocky Linux",
 	"almalinux":  "AlmaLinux",
+	"rhel":       "Red Hat",
 }
 
 // targetOf returns how p is matched on o, or a reason it cannot be.
@@ -42,13 +43,25 @@ func targetOf(p *inventory.Package, o inventory.OS) (target, string) {
 		return target{ecosystem: "PyPI", name: p.Name, version: p.Version}, ""
 	case inventory.EcosystemMaven:
 		return target{ecosystem: "Maven", name: p.Name, version: p.Version}, ""
-	case inventory.EcosystemDeb, inventory.EcosystemAPK:
+	case inventory.EcosystemDeb, inventory.EcosystemAPK, inventory.EcosystemRPM:
 	default:
 		return target{}, "ecosystem " + string(p.Ecosystem) + " is not matched"
 	}
 	eco, ok := distroEcosystems[strings.ToLower(o.ID)]
 	if !ok {
 		return target{}, "operating system " + quoteOr(o.ID, "unknown") + " has no advisories"
+	}
+	if p.Ecosystem == inventory.EcosystemRPM {
+		// Red Hat, Rocky and AlmaLinux advisories name binary packages and
+		// their full epoch:version-release.
+		t := target{ecosystem: eco, name: p.Name, version: p.Version, distro: true, want: wantRelease(eco, o.VersionID)}
+		if !rpmEcosystems[eco] {
+			return target{}, "operating system " + quoteOr(o.ID, "unknown") + " has no rpm advisories"
+		}
+		return t, ""
+	}
+	if rpmEcosystems[eco] {
+		return target{}, "operating system " + quoteOr(o.ID, "unknown") + " has no " + string(p.Ecosystem) + " advisories"
 	}
 	t := target{ecosystem: eco, name: p.SourceName, version: p.SourceVersion}
 	if t.name == "" {
@@ -60,6 +73,9 @@ func targetOf(p *inventory.Package, o inventory.OS) (target, string) {
 	t.distro, t.want = true, wantRelease(eco, o.VersionID)
 	return t, ""
 }
+
+// rpmEcosystems are the OSV ecosystems of rpm-based distributions.
+var rpmEcosystems = map[string]bool{"Red Hat": true, "Rocky Linux": true, "AlmaLinux": true}
 
 func quoteOr(s, or string) string {
 	if s == "" {
@@ -78,7 +94,7 @@ func wantRelease(eco, id string) string {
 			return "v" + parts[0] + "." + parts[1]
 		}
 		return ""
-	case "Debian", "Rocky Linux", "AlmaLinux":
+	case "Debian", "Rocky Linux", "AlmaLinux", "Red Hat":
 		// Debian's VERSION_ID is "12"; Rocky's is "9.3" and OSV says "9".
 		major, _, _ := strings.Cut(id, ".")
 		return major
@@ -102,6 +118,13 @@ func (t *target) acceptsRelease(rel string) bool {
 		// whose versions the standard archive does not ship.
 		r, _, _ := strings.Cut(rel, ":")
 		return r == t.want
+	}
+	if t.ecosystem == "Red Hat" {
+		// "enterprise_linux:9::appstream": the product stream, then the
+		// major release. Extended-support streams ("rhel_eus:9.2::baseos")
+		// ship other builds and are not matched.
+		f := strings.Split(rel, ":")
+		return len(f) >= 2 && f[0] == "enterprise_linux" && f[1] == t.want
 	}
 	return rel == t.want
 }

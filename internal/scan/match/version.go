@@ -44,6 +44,7 @@ var orders = map[string]parseFunc{
 	"Chainguard":  parseAPK,
 	"Rocky Linux": parseRPM,
 	"AlmaLinux":   parseRPM,
+	"Red Hat":     parseRPM,
 	"Go":          parseGo,
 	"npm":         parseNPM,
 	"PyPI":        parsePyPI,
