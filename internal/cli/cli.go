@@ -120,7 +120,7 @@ func newRoot(stdout, stderr io.Writer, lookup env) *cobra.Command {
 	root.AddCommand(newServe(lookup), newVersion(), newPurge(), newUser(lookup))
 	root.AddCommand(newTrash(), newLock(), newPolicy())
 	root.AddCommand(newGC(lookup), newUsage(lookup))
-	root.AddCommand(newScan(), newVulndb(), newRescan(), newAudit())
+	root.AddCommand(newScan(), newVulndb(), newRescan(), newAudit(), newGate())
 	root.AddCommand(newNetwork())
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(root.FlagErrorFunc())
