@@ -15,6 +15,7 @@ import (
 	"github.com/berth-registry/berth/internal/access/authz"
 	"github.com/berth-registry/berth/internal/access/manage"
 	"github.com/berth-registry/berth/internal/access/netrule"
+	"github.com/berth-registry/berth/internal/access/ratelimit"
 	"github.com/berth-registry/berth/internal/access/token"
 	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/metadata"
@@ -43,7 +44,8 @@ type access struct {
 	manage *manage.Handler // /api/v1/tokens and /api/v1/keys
 	realm  string          // configured realm, or "" to derive it per request
 	svc    string
-	audit  *audit.Log // logins and refusals (audit.go); set by openEvents
+	audit  *audit.Log        // logins and refusals (audit.go); set by openEvents
+	limits *ratelimit.Limits // nil unless rate_limit.enabled (ratelimit.go)
 }
 
 // openAccess builds the access layer. With authentication enabled it opens
@@ -56,6 +58,7 @@ func (s *Server) openAccess(ctx context.Context, users metadata.Users) (*access,
 	a := &access{log: s.log, users: users, realm: s.cfg.Auth.Realm, svc: s.cfg.Auth.Service,
 		policy: authz.Policy{AnonymousRead: s.cfg.Auth.AnonymousRead.Items()}}
 	a.rules.Store(rules)
+	a.limits = rateLimits(s.cfg.RateLimit, s.log)
 	if !s.cfg.Auth.Enabled {
 		return a, nil
 	}
@@ -161,10 +164,14 @@ func (a *access) wrap(next func(route) http.Handler) func(route) http.Handler {
 	var hs [numRoutes]http.Handler
 	for rt := range numRoutes {
 		h := next(rt)
+		if a.auth != nil && rt == routeToken {
+			h = a.tokens
+		}
+		// Rate limits run after the network rules and authentication,
+		// which name the address and the identity they count.
+		h = a.limited(rt, h)
 		if a.auth != nil {
 			switch {
-			case rt == routeToken:
-				h = a.tokens
 			case rt.registry():
 				h = a.authenticate(h, false)
 			case rt == routeAPI:
