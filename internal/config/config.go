@@ -41,6 +41,8 @@ type Config struct {
 	Scan Scan `yaml:"scan"`
 	// Audit configures the audit log (audit.go).
 	Audit Audit `yaml:"audit"`
+	// Webhooks configures webhook delivery (webhook.go).
+	Webhooks Webhooks `yaml:"webhooks"`
 	// Retention holds server-side retention policies (retention.go).
 	Retention Retention `yaml:"retention"`
 	// RateLimit limits request rates (ratelimit.go).
@@ -129,6 +131,7 @@ func Default() Config {
 		GC:        GC{GracePeriod: time.Hour},
 		Scan:      Scan{Workers: 1},
 		Audit:     Audit{Retention: Days(90 * day)},
+		Webhooks:  defaultWebhooks(),
 		Retention: Retention{CheckInterval: time.Minute},
 		RateLimit: defaultRateLimit(),
 	}

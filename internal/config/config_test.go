@@ -95,6 +95,8 @@ func TestEveryKeyFromEveryLayer(t *testing.T) {
 		"rate_limit.identity.reads_per_minute": "100", "rate_limit.identity.writes_per_minute": "50", "rate_limit.identity.deletes_per_minute": "0",
 		"rate_limit.address.reads_per_minute": "200", "rate_limit.address.writes_per_minute": "60", "rate_limit.address.deletes_per_minute": "7",
 		"scan.db": "/osv/Go-all.zip,/osv/debian", "scan.workers": "2",
+		"webhooks.allow_cidrs": "127.0.0.0/8,10.20.0.0/16", "webhooks.timeout": "3s", "webhooks.min_backoff": "2s",
+		"webhooks.max_backoff": "10m0s", "webhooks.max_attempts": "5", "webhooks.max_age": "2h0m0s", "webhooks.delivery_retention": "7d",
 	}
 	if len(values) != len(Keys()) {
 		t.Fatalf("test covers %d keys, config has %d", len(values), len(Keys()))

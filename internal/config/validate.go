@@ -116,6 +116,7 @@ func (c Config) Validate() error {
 	errs = append(errs, c.validateAudit()...)
 	errs = append(errs, c.validateRetention()...)
 	errs = append(errs, c.validateScan()...)
+	errs = append(errs, c.validateWebhooks()...)
 	errs = append(errs, c.validateRateLimit()...)
 	return errors.Join(errs...)
 }
