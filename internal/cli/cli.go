@@ -121,6 +121,7 @@ func newRoot(stdout, stderr io.Writer, lookup env) *cobra.Command {
 	root.AddCommand(newTrash(), newLock(), newPolicy())
 	root.AddCommand(newGC(lookup), newUsage(lookup))
 	root.AddCommand(newScan(), newVulndb(), newRescan(), newAudit(), newGate())
+	root.AddCommand(newToken(), newKeys())
 	root.AddCommand(newNetwork())
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(root.FlagErrorFunc())
