@@ -34,6 +34,8 @@ import (
 type Server struct {
 	cfg config.Config
 	log *slog.Logger
+	// certs is tls.cert and tls.key, reloaded on SIGHUP (tls.go).
+	certs *certReloader
 
 	blobs    storage.Store
 	meta     metadata.Store
@@ -140,15 +142,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("listening on %s: %w", s.cfg.Listen, err)
 	}
 	if s.cfg.TLS.Enabled() {
-		cert, err := tls.LoadX509KeyPair(s.cfg.TLS.Cert, s.cfg.TLS.Key)
-		if err != nil {
+		if s.http.TLSConfig, err = s.tlsConfig(ctx); err != nil {
 			ln.Close()
-			return fmt.Errorf("loading TLS certificate %s and key %s: %w", s.cfg.TLS.Cert, s.cfg.TLS.Key, err)
-		}
-		s.http.TLSConfig = &tls.Config{
-			MinVersion:   tls.VersionTLS12,
-			Certificates: []tls.Certificate{cert},
-			NextProtos:   []string{"h2", "http/1.1"},
+			return err
 		}
 		ln = tls.NewListener(ln, s.http.TLSConfig)
 	}
