@@ -28,6 +28,7 @@ import (
 	"github.com/berth-registry/berth/internal/scan/gate"
 	"github.com/berth-registry/berth/internal/storage"
 	"github.com/berth-registry/berth/internal/storage/fsblob"
+	"github.com/berth-registry/berth/internal/webhook"
 )
 
 // Server is one Berth server. Open it, then Serve it; Serve closes it.
@@ -50,6 +51,7 @@ type Server struct {
 	gate     *gate.Gate // pull gates by scan (gates.go)
 	ln       net.Listener
 	http     *http.Server
+	webhooks *webhook.Dispatcher // deliveries to subscribers (webhooks.go)
 }
 
 // New returns a server for cfg, which must be valid (config.Build validates).
@@ -92,6 +94,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err := s.openEvents(db); err != nil {
 		return err
 	}
+	if err := s.openWebhooks(db); err != nil {
+		return err
+	}
 	if s.scan, err = s.openScanning(ctx, fs, db); err != nil {
 		return err
 	}
@@ -107,7 +112,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 
 	s.registry, err = registry.New(registry.Options{
 		Blobs:            s.blobs,
-		Meta:             s.meta,
+		Meta:             pullTap{db, s.webhooks},
 		Logger:           s.log,
 		MaxManifestBytes: int64(s.cfg.Limits.MaxManifestSize),
 		MaxPageSize:      s.cfg.Limits.MaxPageSize,
@@ -129,8 +134,8 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	}
 
 	s.http = &http.Server{
-		Handler: s.handler(api.WithGates(s.scan.wrap(mgmt, api.WithNetworkRules(api.WithPolicies(api.WithAudit(api.WithStorage(api.WithLifecycle(mgmt, api.NewLifecycle(s.meta, mgmt)),
-			api.NewStorage(s.storage.gc, s.storage.meter, mgmt)), api.NewAudit(db, mgmt)), api.NewPolicies(db, s.policies, mgmt)), api.NewNetworkRules(netRules, mgmt))), api.NewGates(db, s.gate, mgmt))),
+		Handler: s.handler(api.WithWebhooks(api.WithGates(s.scan.wrap(mgmt, api.WithNetworkRules(api.WithPolicies(api.WithAudit(api.WithStorage(api.WithLifecycle(mgmt, api.NewLifecycle(s.meta, mgmt)),
+			api.NewStorage(s.storage.gc, s.storage.meter, mgmt)), api.NewAudit(db, mgmt)), api.NewPolicies(db, s.policies, mgmt)), api.NewNetworkRules(netRules, mgmt))), api.NewGates(db, s.gate, mgmt)), api.NewWebhooks(s.webhooks, mgmt))),
 		ReadHeaderTimeout: s.cfg.Server.ReadHeaderTimeout,
 		IdleTimeout:       s.cfg.Server.IdleTimeout,
 		MaxHeaderBytes:    int(s.cfg.Server.MaxHeaderBytes),
@@ -182,6 +187,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	stopTrash := s.startTrashExpiry(ctx)
 	stopPolicies := s.startPolicies(ctx)
 	stopEvents := s.startEvents(ctx)
+	stopWebhooks := s.startWebhooks(ctx)
 	stopScan := s.scan.start(ctx)
 
 	var serveErr error
@@ -217,6 +223,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	stopGC() // a scheduled run ends before its stores close
 	stopEvents()
+	stopWebhooks()
 	stopScan() // after the relay: no delivery waits on the queue
 	errs = append(errs, s.closeStores())
 	return errors.Join(errs...)
