@@ -67,7 +67,9 @@ func TestScopedTokensAndRefresh(t *testing.T) {
 		code := apiCall(t, http.MethodPost, base+"/api/v1/tokens", c, manage.CreateRequest{Name: name, Grants: grants}, &out)
 		return code, out
 	}
-	g := func(p string, acts ...string) metadata.TokenGrant { return metadata.TokenGrant{Pattern: p, Actions: acts} }
+	g := func(p string, acts ...string) metadata.TokenGrant {
+		return metadata.TokenGrant{Pattern: p, Actions: acts}
+	}
 	for _, tt := range []struct {
 		name  string
 		c     creds
