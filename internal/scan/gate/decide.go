@@ -295,8 +295,26 @@ func (d Decision) Message(repo string) string {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		fmt.Fprintf(&b, " %s (%s, %s)", f.ID, f.Severity, f.Package)
+		id := f.ID
+		if c := cveOf(f); c != id {
+			id += " [" + c + "]"
+		}
+		fmt.Fprintf(&b, " %s (%s, %s)", id, f.Severity, f.Package)
 	}
-	fmt.Fprintf(&b, "; to allow one: berth gate allow %s --repo %s --reason '…' --expires 30d", d.Blocking[0].ID, repo)
+	fmt.Fprintf(&b, "; to allow one: berth gate allow %s --repo %s --reason '…' --expires 30d", cveOf(d.Blocking[0]), repo)
 	return b.String()
+}
+
+// cveOf is the id an exception is best asked for by: the CVE a finding
+// aliases, which every database names alike, else its own id.
+func cveOf(f Finding) string {
+	if strings.HasPrefix(f.ID, "CVE-") {
+		return f.ID
+	}
+	for _, a := range f.Aliases {
+		if strings.HasPrefix(a, "CVE-") {
+			return a
+		}
+	}
+	return f.ID
 }
