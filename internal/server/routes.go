@@ -19,6 +19,7 @@ const (
 	routeHealth
 	routeMetrics
 	routeToken
+	routeUI
 	numRoutes
 )
 
@@ -35,6 +36,7 @@ var routeNames = [numRoutes]string{
 	routeHealth:     "health",
 	routeMetrics:    "metrics",
 	routeToken:      "token",
+	routeUI:         "ui",
 }
 
 func (r route) String() string { return routeNames[r] }
@@ -57,6 +59,8 @@ func classify(path string) route {
 			return routeMetrics
 		case path == "/token":
 			return routeToken
+		case path == "/" || path == "/ui" || strings.HasPrefix(path, "/ui/"):
+			return routeUI
 		}
 		return routeOther
 	}

@@ -30,7 +30,10 @@ func TestClassify(t *testing.T) {
 		{"/healthz", routeHealth},
 		{"/readyz", routeHealth},
 		{"/metrics", routeMetrics},
-		{"/", routeOther},
+		{"/", routeUI},
+		{"/ui", routeUI},
+		{"/ui/repositories/a/b", routeUI},
+		{"/uix", routeOther},
 		{"", routeOther},
 	}
 	for _, tt := range tests {

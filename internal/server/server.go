@@ -28,6 +28,7 @@ import (
 	"github.com/berth-registry/berth/internal/scan/gate"
 	"github.com/berth-registry/berth/internal/storage"
 	"github.com/berth-registry/berth/internal/storage/fsblob"
+	"github.com/berth-registry/berth/internal/ui"
 	"github.com/berth-registry/berth/internal/webhook"
 )
 
@@ -49,6 +50,7 @@ type Server struct {
 	audit    *audit.Log
 	scan     *scanning  // scan on push (scan.go)
 	gate     *gate.Gate // pull gates by scan (gates.go)
+	ui       *ui.UI     // the web UI under /ui/ (ui.go)
 	ln       net.Listener
 	http     *http.Server
 	webhooks *webhook.Dispatcher // deliveries to subscribers (webhooks.go)
@@ -128,6 +130,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	mgmt, err := api.New(s.meta, api.Options{MaxPageSize: s.cfg.Limits.MaxPageSize, Logger: s.log})
 	if err != nil {
 		return fmt.Errorf("building management API: %w", err)
+	}
+	if s.ui, err = s.openUI(db); err != nil {
+		return fmt.Errorf("building web UI: %w", err)
 	}
 	if s.cfg.Metrics.Enabled {
 		s.metrics = newMetrics()
@@ -224,7 +229,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	stopGC() // a scheduled run ends before its stores close
 	stopEvents()
 	stopWebhooks()
-	stopScan() // after the relay: no delivery waits on the queue
+	stopScan()     // after the relay: no delivery waits on the queue
 	errs = append(errs, s.closeStores())
 	return errors.Join(errs...)
 }
@@ -277,6 +282,8 @@ func (s *Server) handler(mgmt http.Handler) http.Handler {
 			return health
 		case rt == routeMetrics:
 			return metricsHandler
+		case rt == routeUI:
+			return s.ui
 		}
 		return notFound
 	}
