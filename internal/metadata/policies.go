@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"time"
+
+	"github.com/opencontainers/go-digest"
 )
 
 // Event types of stored retention policies and their runs.
@@ -101,4 +103,53 @@ type ManifestGraph interface {
 	// order, Tags left nil; ErrRepoNotFound if the repository does not
 	// exist.
 	ListManifestGraph(ctx context.Context, repo string) ([]ManifestInfo, error)
+}
+
+// RepoGraph is one repository as a retention plan reads it.
+type RepoGraph struct {
+	Repo string
+	// Tags are in name order, Size 0, LastPulledAt that of the manifest.
+	Tags []TagInfo
+	// Manifests are the live manifests in digest order, as
+	// ListManifestGraph returns them.
+	Manifests []ManifestInfo
+}
+
+// GraphScanner reads every repository for a retention plan in one pass:
+// a handful of table scans in one read transaction instead of a handful
+// of range scans per repository, which dominate a 1,000-repository plan.
+type GraphScanner interface {
+	// ScanGraphs calls fn with every repository, in name order, all as
+	// of one snapshot.
+	ScanGraphs(ctx context.Context, fn func(RepoGraph) error) error
+}
+
+// TagDeletion names a tag to delete and the manifest it must still point
+// at; a tag moved since is not deleted.
+type TagDeletion struct {
+	Name   string
+	Digest digest.Digest
+}
+
+// DeleteCheck decides, inside the deleting transaction, whether the locks
+// of the repository and the immutability rules (all of them, as that
+// transaction reads them) allow deleting a tag (tag set) or an untagged
+// manifest (d set). It returns nil or the refusal.
+type DeleteCheck func(locks []Lock, rules []ImmutableRule) func(tag string, d digest.Digest) error
+
+// GuardedDeleter deletes for retention with its re-checks in the same
+// write transaction as the deletion, so that a tag moved or a lock set
+// just before the commit is never missed.
+type GuardedDeleter interface {
+	// DeleteTagsIf removes the tags of repo that still point at their
+	// Digest and that check allows, into the recycle bin when trash is
+	// set. It returns one entry per tag: nil; ErrNotFound for a tag
+	// already gone; ErrConflict for a tag that points elsewhere now; or
+	// check's refusal. Any other failure rolls the batch back and is the
+	// second result.
+	DeleteTagsIf(ctx context.Context, repo string, tags []TagDeletion, trash bool, check DeleteCheck) ([]error, error)
+	// DeleteManifestIf removes manifest d of repo, into the bin when
+	// trash is set, unless a tag points at it (ErrConflict) or check
+	// refuses; ErrNotFound if it is gone or already in the bin.
+	DeleteManifestIf(ctx context.Context, repo string, d digest.Digest, trash bool, check DeleteCheck) error
 }

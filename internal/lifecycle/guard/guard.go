@@ -59,12 +59,19 @@ type rule struct {
 // LoadLocks reads the locks of repo only: enough for pulls, which no
 // immutability rule concerns.
 func LoadLocks(ctx context.Context, r LockLister, repo string) (*Locks, error) {
-	ls := &Locks{repoName: repo, tags: map[string]metadata.Lock{}, digests: map[digest.Digest]metadata.Lock{}}
 	all, err := r.ListLocks(ctx, repo)
 	if err != nil {
 		return nil, fmt.Errorf("reading locks of %s: %w", repo, err)
 	}
+	return newLocks(repo, all), nil
+}
+
+func newLocks(repo string, all []metadata.Lock) *Locks {
+	ls := &Locks{repoName: repo, tags: map[string]metadata.Lock{}, digests: map[digest.Digest]metadata.Lock{}}
 	for _, l := range all {
+		if l.Repo != repo {
+			continue
+		}
 		switch {
 		case l.Tag != "":
 			ls.tags[l.Tag] = l
@@ -74,7 +81,7 @@ func LoadLocks(ctx context.Context, r LockLister, repo string) (*Locks, error) {
 			ls.repo = &l
 		}
 	}
-	return ls, nil
+	return ls
 }
 
 // Load reads the locks of repo and the immutability rules matching it.
@@ -87,17 +94,76 @@ func Load(ctx context.Context, r Reader, repo string) (*Locks, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading immutability rules: %w", err)
 	}
+	ls.rules = matching(compileRules(rules), repo)
+	return ls, nil
+}
+
+// Snapshot is every lock and rule as read at one moment, for callers that
+// decide over many repositories (a retention plan) or that read the rows
+// inside their own transaction (a deletion that must not miss a lock set
+// just before it commits).
+type Snapshot struct {
+	locks map[string][]metadata.Lock
+	rules []compiledRule
+}
+
+type compiledRule struct {
+	rule
+	repos *regexp.Regexp
+}
+
+// NewSnapshot indexes locks (of any repositories) and rules.
+func NewSnapshot(locks []metadata.Lock, rules []metadata.ImmutableRule) *Snapshot {
+	s := &Snapshot{locks: make(map[string][]metadata.Lock), rules: compileRules(rules)}
+	for _, l := range locks {
+		s.locks[l.Repo] = append(s.locks[l.Repo], l)
+	}
+	return s
+}
+
+// LoadSnapshot reads every lock and rule.
+func LoadSnapshot(ctx context.Context, r Reader) (*Snapshot, error) {
+	locks, err := r.ListLocks(ctx, "")
+	if err != nil {
+		return nil, fmt.Errorf("reading locks: %w", err)
+	}
+	rules, err := r.ListImmutableRules(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading immutability rules: %w", err)
+	}
+	return NewSnapshot(locks, rules), nil
+}
+
+// For returns the locks of repo and the rules matching it.
+func (s *Snapshot) For(repo string) *Locks {
+	ls := newLocks(repo, s.locks[repo])
+	ls.rules = matching(s.rules, repo)
+	return ls
+}
+
+func compileRules(rules []metadata.ImmutableRule) []compiledRule {
+	out := make([]compiledRule, 0, len(rules))
 	for _, ir := range rules {
 		// Patterns were validated when stored; one that no longer
 		// compiles protects nothing rather than blocking every delete.
 		reRepo, err1 := regexp.Compile(`^(?:` + ir.Repos + `)$`)
 		reTag, err2 := regexp.Compile(`^(?:` + ir.Tags + `)$`)
-		if err1 != nil || err2 != nil || !reRepo.MatchString(repo) {
+		if err1 != nil || err2 != nil {
 			continue
 		}
-		ls.rules = append(ls.rules, rule{ir, reTag})
+		out = append(out, compiledRule{rule{ir, reTag}, reRepo})
 	}
-	return ls, nil
+	return out
+}
+
+func matching(rules []compiledRule, repo string) []rule {
+	var out []rule
+	for _, r := range rules {
+		if r.repos.MatchString(repo) {
+			out = append(out, r.rule)
+		}
+	}
+	return out
 }
 
 // CheckDelete refuses deleting tags (and the manifest d, when set) if a

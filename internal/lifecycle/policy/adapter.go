@@ -30,8 +30,11 @@ type Store interface {
 type Adapter struct {
 	store Store
 	trash bool
-	// batch is set when the store can delete tags in batches; recheck
-	// then serves the re-check's locks, which the batch reads again.
+	// guarded is set when the store re-checks deletions in the deleting
+	// transaction (metadata.GuardedDeleter); tag deletions then go in
+	// batches, and recheck serves the engine's earlier re-check, which
+	// the transaction repeats with fresh reads.
+	guarded metadata.GuardedDeleter
 	batch   *tagBatcher
 	recheck *lockCache
 	// plan serves Tags and Manifests, which read the same locks; it is
@@ -40,17 +43,20 @@ type Adapter struct {
 }
 
 var (
-	_ retention.Source  = (*Adapter)(nil)
-	_ retention.Deleter = (*Adapter)(nil)
-	_ retention.Checker = (*Adapter)(nil)
+	_ retention.Source         = (*Adapter)(nil)
+	_ retention.Snapshotter    = (*Adapter)(nil)
+	_ retention.Deleter        = (*Adapter)(nil)
+	_ retention.CheckedDeleter = (*Adapter)(nil)
+	_ retention.Checker        = (*Adapter)(nil)
 )
 
 // NewAdapter returns an adapter over store; trash sends deletions to the
 // recycle bin.
 func NewAdapter(store Store, trash bool) *Adapter {
 	a := &Adapter{store: store, trash: trash}
-	if bd, ok := store.(metadata.TagBatchDeleter); ok {
-		a.batch = newTagBatcher(bd, store, trash)
+	if gd, ok := store.(metadata.GuardedDeleter); ok {
+		a.guarded = gd
+		a.batch = newTagBatcher(gd, trash)
 		a.recheck = newLockCache(store)
 	}
 	a.plan = newLockCache(store)
@@ -108,17 +114,7 @@ func (a *Adapter) Manifests(ctx context.Context, repo string) ([]retention.Manif
 		return nil, err
 	}
 	var out []retention.Manifest
-	add := func(page []metadata.ManifestInfo) {
-		for _, m := range page {
-			rm := retention.Manifest{Digest: m.Digest, MediaType: m.MediaType, ArtifactType: m.ArtifactType,
-				Size: m.Size, PushedAt: m.PushedAt, LastPulledAt: m.LastPulledAt, Subject: m.Subject,
-				Children: m.Children, Locked: locks.CheckDelete(nil, m.Digest) != nil}
-			for _, b := range m.Blobs {
-				rm.Blobs = append(rm.Blobs, retention.Blob{Digest: b.Digest, Size: b.Size})
-			}
-			out = append(out, rm)
-		}
-	}
+	add := func(page []metadata.ManifestInfo) { out = appendManifests(out, page, locks) }
 	if g, ok := a.store.(metadata.ManifestGraph); ok {
 		all, err := g.ListManifestGraph(ctx, repo)
 		if err != nil {
@@ -141,11 +137,82 @@ func (a *Adapter) Manifests(ctx context.Context, repo string) ([]retention.Manif
 	}
 }
 
+func appendManifests(out []retention.Manifest, ms []metadata.ManifestInfo, locks *guard.Locks) []retention.Manifest {
+	for _, m := range ms {
+		rm := retention.Manifest{Digest: m.Digest, MediaType: m.MediaType, ArtifactType: m.ArtifactType,
+			Size: m.Size, PushedAt: m.PushedAt, LastPulledAt: m.LastPulledAt, Subject: m.Subject,
+			Children: m.Children, Locked: locks.CheckDelete(nil, m.Digest) != nil}
+		if len(m.Blobs) > 0 {
+			rm.Blobs = make([]retention.Blob, len(m.Blobs))
+			for i, b := range m.Blobs {
+				rm.Blobs[i] = retention.Blob{Digest: b.Digest, Size: b.Size}
+			}
+		}
+		out = append(out, rm)
+	}
+	return out
+}
+
+// EachRepository reads every repository in one pass when the store can
+// (metadata.GraphScanner), with the locks and rules read once; otherwise
+// repository by repository.
+func (a *Adapter) EachRepository(ctx context.Context, fn func(repo string, tags []retention.Tag, manifests []retention.Manifest) error) error {
+	gs, ok := a.store.(metadata.GraphScanner)
+	if !ok {
+		names, err := a.Repositories(ctx)
+		if err != nil {
+			return err
+		}
+		for _, repo := range names {
+			tags, err := a.Tags(ctx, repo)
+			if err == nil {
+				var ms []retention.Manifest
+				if ms, err = a.Manifests(ctx, repo); err == nil {
+					err = fn(repo, tags, ms)
+				}
+			}
+			if err != nil && !errors.Is(err, retention.ErrNotFound) {
+				return err
+			}
+		}
+		return nil
+	}
+	snap, err := guard.LoadSnapshot(ctx, a.store)
+	if err != nil {
+		return err
+	}
+	return gs.ScanGraphs(ctx, func(g metadata.RepoGraph) error {
+		locks := snap.For(g.Repo)
+		tags := make([]retention.Tag, len(g.Tags))
+		for i, t := range g.Tags {
+			tags[i] = tagOf(t, locks)
+		}
+		return fn(g.Repo, tags, appendManifests(make([]retention.Manifest, 0, len(g.Manifests)), g.Manifests, locks))
+	})
+}
+
+// DeleteTagAt removes the tag if it still points at d, into the bin when
+// it is on, unless a lock or rule forbids it; with a GuardedDeleter store
+// all of that is decided in the deleting transaction.
+func (a *Adapter) DeleteTagAt(ctx context.Context, repo, tag string, d digest.Digest) error {
+	if a.batch != nil {
+		return a.batch.delete(ctx, repo, metadata.TagDeletion{Name: tag, Digest: d})
+	}
+	cur, err := a.store.TagTime(ctx, repo, tag)
+	if err != nil {
+		return notFound(err)
+	}
+	if cur.Digest != d {
+		return fmt.Errorf("tag %s:%s now points at %s: %w", repo, tag, cur.Digest, retention.ErrChanged)
+	}
+	return a.DeleteTag(ctx, repo, tag)
+}
+
 // DeleteTag removes the tag, into the bin when it is on, unless a lock or
 // rule forbids it.
 func (a *Adapter) DeleteTag(ctx context.Context, repo, tag string) error {
 	if a.batch != nil {
-		return a.batch.delete(ctx, repo, tag)
+		return a.batch.delete(ctx, repo, metadata.TagDeletion{Name: tag})
 	}
 	locks, err := guard.Load(ctx, a.store, repo)
 	if err != nil {
@@ -166,6 +233,9 @@ func (a *Adapter) DeleteTag(ctx context.Context, repo, tag string) error {
 // unless a lock forbids it. A manifest that is tagged again is refused:
 // the store's own deletion would take the tags with it.
 func (a *Adapter) DeleteManifest(ctx context.Context, repo string, d digest.Digest) error {
+	if a.guarded != nil {
+		return engineErr(a.guarded.DeleteManifestIf(ctx, repo, d, a.trash, deleteCheck(repo)))
+	}
 	tags, err := a.ManifestTags(ctx, repo, d)
 	if err != nil {
 		return err

@@ -2,10 +2,14 @@ package policy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/berth-registry/berth/internal/lifecycle/guard"
+	"github.com/berth-registry/berth/internal/lifecycle/retention"
 	"github.com/berth-registry/berth/internal/metadata"
 )
 
@@ -15,8 +19,7 @@ import (
 // deletions concurrently, so batches grow with its concurrency and a run
 // pays one commit per batch instead of one per tag.
 type tagBatcher struct {
-	store metadata.TagBatchDeleter
-	locks guard.Reader
+	store metadata.GuardedDeleter
 	trash bool
 
 	mu       sync.Mutex
@@ -25,18 +28,18 @@ type tagBatcher struct {
 }
 
 type tagBatch struct {
-	tags []string
+	tags []metadata.TagDeletion
 	errs []error
 	done chan struct{}
 }
 
-func newTagBatcher(store metadata.TagBatchDeleter, locks guard.Reader, trash bool) *tagBatcher {
-	return &tagBatcher{store: store, locks: locks, trash: trash,
+func newTagBatcher(store metadata.GuardedDeleter, trash bool) *tagBatcher {
+	return &tagBatcher{store: store, trash: trash,
 		queued: make(map[string]*tagBatch), flushing: make(map[string]bool)}
 }
 
 // delete queues tag and returns once the batch holding it is written.
-func (b *tagBatcher) delete(ctx context.Context, repo, tag string) error {
+func (b *tagBatcher) delete(ctx context.Context, repo string, tag metadata.TagDeletion) error {
 	b.mu.Lock()
 	q := b.queued[repo]
 	if q == nil {
@@ -82,41 +85,48 @@ func (b *tagBatcher) drain(ctx context.Context, repo string) {
 	}
 }
 
-// write re-reads the locks once for the batch, right before the
-// transaction, and deletes the tags they allow.
-func (b *tagBatcher) write(ctx context.Context, repo string, tags []string) []error {
-	errs := make([]error, len(tags))
-	fail := func(err error) []error {
+// write deletes the batch in one transaction that re-reads every tag's
+// digest and the locks and rules: a tag moved or a lock set before it
+// commits is seen, one set after it finds the tag gone.
+func (b *tagBatcher) write(ctx context.Context, repo string, tags []metadata.TagDeletion) []error {
+	res, err := b.store.DeleteTagsIf(ctx, repo, tags, b.trash, deleteCheck(repo))
+	if err != nil {
+		errs := make([]error, len(tags))
 		for i := range errs {
-			if errs[i] == nil {
-				errs[i] = err
+			errs[i] = fmt.Errorf("deleting tags of %s: %w", repo, err)
+		}
+		return errs
+	}
+	for i := range res {
+		res[i] = engineErr(res[i])
+	}
+	return res
+}
+
+// deleteCheck is guard's verdict over locks and rules read inside the
+// deleting transaction.
+func deleteCheck(repo string) metadata.DeleteCheck {
+	return func(locks []metadata.Lock, rules []metadata.ImmutableRule) func(string, digest.Digest) error {
+		ls := guard.NewSnapshot(locks, rules).For(repo)
+		return func(tag string, d digest.Digest) error {
+			if tag != "" {
+				return ls.CheckDelete([]string{tag}, "")
 			}
+			return ls.CheckDelete(nil, d)
 		}
-		return errs
 	}
-	locks, err := guard.Load(ctx, b.locks, repo)
-	if err != nil {
-		return fail(err)
+}
+
+// engineErr adds the retention engine's sentinels to the store's and
+// guard's: gone is done, moved or locked since the plan is skipped.
+func engineErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, metadata.ErrConflict):
+		return fmt.Errorf("%w: %w", retention.ErrChanged, err)
+	case errors.Is(err, guard.ErrDenied):
+		return fmt.Errorf("%w: %w", retention.ErrLocked, err)
 	}
-	var allowed []string
-	var at []int
-	for i, t := range tags {
-		if err := locks.CheckDelete([]string{t}, ""); err != nil {
-			errs[i] = err
-			continue
-		}
-		allowed = append(allowed, t)
-		at = append(at, i)
-	}
-	if len(allowed) == 0 {
-		return errs
-	}
-	res, err := b.store.DeleteTags(ctx, repo, allowed, b.trash)
-	if err != nil {
-		return fail(fmt.Errorf("deleting tags of %s: %w", repo, err))
-	}
-	for j, i := range at {
-		errs[i] = notFound(res[j])
-	}
-	return errs
+	return notFound(err)
 }

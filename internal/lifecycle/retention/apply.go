@@ -244,7 +244,12 @@ func (a *applier) deleteTag(ctx context.Context, repo string, planned Tag, why s
 		a.record(&a.res.Skipped, o)
 		return false
 	}
-	return a.finish(o, "tag "+repo+":"+planned.Name, func() error { return a.del.DeleteTag(ctx, repo, planned.Name) })
+	return a.finish(o, "tag "+repo+":"+planned.Name, func() error {
+		if cd, ok := a.del.(CheckedDeleter); ok {
+			return cd.DeleteTagAt(ctx, repo, planned.Name, planned.Digest)
+		}
+		return a.del.DeleteTag(ctx, repo, planned.Name)
+	})
 }
 
 // deleteManifest re-checks and deletes one manifest; true if it is gone.
@@ -275,12 +280,17 @@ func (a *applier) deleteManifest(ctx context.Context, repo string, m *ManifestPl
 }
 
 // finish deletes through del, unless this is a dry run, and records the
-// outcome; something already gone counts as deleted.
+// outcome; something already gone counts as deleted, something changed or
+// locked after the re-check as skipped.
 func (a *applier) finish(o Outcome, what string, del func() error) bool {
 	if !a.opts.DryRun {
 		switch err := del(); {
 		case errors.Is(err, ErrNotFound):
 			o.Reason = "already gone"
+		case errors.Is(err, ErrChanged), errors.Is(err, ErrLocked):
+			o.Reason, o.Err = err.Error(), nil
+			a.record(&a.res.Skipped, o)
+			return false
 		case err != nil:
 			o.Err = fmt.Errorf("deleting %s: %w", what, err)
 			a.record(&a.res.Failed, o)

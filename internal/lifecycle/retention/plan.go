@@ -112,6 +112,29 @@ func BuildPlan(ctx context.Context, src Source, policy *Policy, now time.Time) (
 	if err != nil {
 		return nil, err
 	}
+	var repos []*RepoPlan
+	if snap, ok := src.(Snapshotter); ok {
+		repos, err = planSnapshot(ctx, snap, c, now)
+	} else {
+		repos, err = planEach(ctx, src, c, now)
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	p := &Plan{Policy: policy.Name, Now: now, Repositories: make([]RepoPlan, 0, len(repos))}
+	for _, rp := range repos {
+		if rp == nil {
+			continue
+		}
+		p.Repositories = append(p.Repositories, *rp)
+		p.Summary.add(rp)
+	}
+	return p, nil
+}
+
+// planEach reads the selected repositories of src, several at a time.
+func planEach(ctx context.Context, src Source, c *compiled, now time.Time) ([]*RepoPlan, error) {
 	names, err := src.Repositories(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing repositories: %w", err)
@@ -124,7 +147,6 @@ func BuildPlan(ctx context.Context, src Source, policy *Policy, now time.Time) (
 	}
 	slices.Sort(selected)
 	selected = slices.Compact(selected)
-
 	repos := make([]*RepoPlan, len(selected))
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -155,16 +177,56 @@ feed:
 	if err := context.Cause(ctx); err != nil {
 		return nil, err
 	}
+	return repos, nil
+}
 
-	p := &Plan{Policy: policy.Name, Now: now, Repositories: make([]RepoPlan, 0, len(repos))}
-	for _, rp := range repos {
-		if rp == nil {
-			continue
-		}
-		p.Repositories = append(p.Repositories, *rp)
-		p.Summary.add(rp)
+// planSnapshot evaluates the repositories snap streams, on planConcurrency
+// workers while the snapshot is still being read.
+func planSnapshot(ctx context.Context, snap Snapshotter, c *compiled, now time.Time) ([]*RepoPlan, error) {
+	type job struct {
+		i         int
+		repo      string
+		tags      []Tag
+		manifests []Manifest
 	}
-	return p, nil
+	var (
+		repos []*RepoPlan
+		mu    sync.Mutex
+		wg    sync.WaitGroup
+	)
+	jobs := make(chan job, planConcurrency)
+	for range planConcurrency {
+		wg.Go(func() {
+			for j := range jobs {
+				rp := evaluate(c, j.repo, j.tags, j.manifests, now)
+				mu.Lock()
+				repos[j.i] = rp
+				mu.Unlock()
+			}
+		})
+	}
+	n := 0
+	err := snap.EachRepository(ctx, func(repo string, tags []Tag, manifests []Manifest) error {
+		if !c.repos.match(repo) {
+			return nil
+		}
+		mu.Lock()
+		repos = append(repos, nil)
+		mu.Unlock()
+		select {
+		case jobs <- job{n, repo, tags, manifests}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		n++
+		return nil
+	})
+	close(jobs)
+	wg.Wait()
+	if err != nil {
+		return nil, fmt.Errorf("reading repositories: %w", err)
+	}
+	return repos, nil
 }
 
 func (s *Summary) add(rp *RepoPlan) {

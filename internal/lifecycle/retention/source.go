@@ -13,6 +13,14 @@ import (
 // already gone as done, which makes runs idempotent.
 var ErrNotFound = errors.New("not found")
 
+// ErrChanged is wrapped by a CheckedDeleter when the tag points at another
+// manifest than planned, or a manifest was tagged since; Apply skips it.
+var ErrChanged = errors.New("changed since plan")
+
+// ErrLocked is wrapped by a Deleter when a lock or immutability rule set
+// since the plan forbids the deletion; Apply skips it.
+var ErrLocked = errors.New("locked since plan")
+
 // Tag is a tag as a registry reports it.
 type Tag struct {
 	Name   string        `json:"name"`
@@ -80,4 +88,23 @@ type Checker interface {
 	// ManifestTags returns the names of the tags pointing at d now, or an
 	// error wrapping ErrNotFound if the manifest is gone.
 	ManifestTags(ctx context.Context, repo string, d digest.Digest) ([]string, error)
+}
+
+// Snapshotter is an optional Source ability: reading every repository in
+// one pass, which a local database does several times faster than
+// repository by repository.
+type Snapshotter interface {
+	// EachRepository calls fn for every repository with its tags and
+	// manifests, as Tags and Manifests would return them; fn may keep the
+	// slices.
+	EachRepository(ctx context.Context, fn func(repo string, tags []Tag, manifests []Manifest) error) error
+}
+
+// CheckedDeleter is an optional Deleter ability: deleting a tag only if it
+// still points at the planned digest, checked where the deletion happens
+// (in the same transaction), which closes the window after Checker's look.
+type CheckedDeleter interface {
+	// DeleteTagAt removes the tag if it points at d, else returns an
+	// error wrapping ErrChanged.
+	DeleteTagAt(ctx context.Context, repo, tag string, d digest.Digest) error
 }

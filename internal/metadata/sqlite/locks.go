@@ -67,29 +67,7 @@ const maxLocks = 100000
 
 // ListLocks returns the locks of repo, or of every repository.
 func (s *Store) ListLocks(ctx context.Context, repo string) ([]metadata.Lock, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT repo, tag, digest, write_enabled, delete_enabled, read_enabled, updated, actor
-		FROM locks WHERE (? = '' OR repo = ?) ORDER BY repo, tag, digest LIMIT ?`, repo, repo, maxLocks)
-	if err != nil {
-		return nil, fmt.Errorf("listing locks: %w", err)
-	}
-	defer rows.Close()
-	out := []metadata.Lock{}
-	for rows.Next() {
-		var (
-			l       metadata.Lock
-			dgst    string
-			updated int64
-		)
-		if err := rows.Scan(&l.Repo, &l.Tag, &dgst, &l.WriteEnabled, &l.DeleteEnabled, &l.ReadEnabled, &updated, &l.Actor); err != nil {
-			return nil, fmt.Errorf("listing locks: %w", err)
-		}
-		l.Digest, l.Updated = digest.Digest(dgst), fromNanos(updated)
-		out = append(out, l)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("listing locks: %w", err)
-	}
-	return out, nil
+	return scanLocks(ctx, s.r, repo)
 }
 
 // ManifestTags returns the tags of a manifest in bytewise order.
@@ -124,27 +102,7 @@ func (s *Store) AddImmutableRule(ctx context.Context, r metadata.ImmutableRule) 
 
 // ListImmutableRules returns every rule in ID order.
 func (s *Store) ListImmutableRules(ctx context.Context) ([]metadata.ImmutableRule, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, repos, tags, created, actor FROM immutable_rules ORDER BY id LIMIT ?`, maxLocks)
-	if err != nil {
-		return nil, fmt.Errorf("listing immutability rules: %w", err)
-	}
-	defer rows.Close()
-	out := []metadata.ImmutableRule{}
-	for rows.Next() {
-		var (
-			r       metadata.ImmutableRule
-			created int64
-		)
-		if err := rows.Scan(&r.ID, &r.Repos, &r.Tags, &created, &r.Actor); err != nil {
-			return nil, fmt.Errorf("listing immutability rules: %w", err)
-		}
-		r.Created = fromNanos(created)
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("listing immutability rules: %w", err)
-	}
-	return out, nil
+	return scanRules(ctx, s.r)
 }
 
 // DeleteImmutableRule removes a rule and announces it.

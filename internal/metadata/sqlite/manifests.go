@@ -210,45 +210,63 @@ func scanManifest(row *sql.Row) (*metadata.Manifest, error) {
 // announces the manifest and every removed tag.
 func (s *Store) DeleteManifest(ctx context.Context, repo string, d digest.Digest) ([]string, error) {
 	var tags []string
-	err := s.write(ctx, func(tx *wtx) error {
-		var (
-			repoID    int64
-			mediaType string
-			size      int64
-		)
-		err := tx.QueryRowContext(ctx, `SELECT r.id, m.media_type, m.size
-			FROM repositories r JOIN manifests m ON m.repo_id = r.id
-			WHERE r.name = ? AND m.digest = ?`, repo, d.String()).Scan(&repoID, &mediaType, &size)
-		if errors.Is(err, sql.ErrNoRows) {
-			return metadata.ErrNotFound
-		}
-		if err != nil {
-			return fmt.Errorf("looking up manifest: %w", err)
-		}
-		if tags, err = queryStrings(ctx, tx, tagsOfManifestSQL,
-			repoID, d.String()); err != nil {
-			return fmt.Errorf("listing tags: %w", err)
-		}
-		slices.Sort(tags)
-		// Tags and reference rows go with it by ON DELETE CASCADE.
-		if _, err := tx.ExecContext(ctx, `DELETE FROM manifests WHERE repo_id = ? AND digest = ?`, repoID, d.String()); err != nil {
-			return fmt.Errorf("deleting manifest: %w", err)
-		}
-		ev := metadata.Event{Repo: repo, Digest: d, MediaType: mediaType, Size: size,
-			Actor: metadata.ActorFrom(ctx), At: s.now()}
-		for _, t := range tags {
-			ev.Type, ev.Tag = metadata.EventTagDeleted, t
-			if err := insertEvent(ctx, tx, ev); err != nil {
-				return err
-			}
-		}
-		ev.Type, ev.Tag = metadata.EventManifestDeleted, ""
-		return insertEvent(ctx, tx, ev)
+	err := s.write(ctx, func(tx *wtx) (err error) {
+		tags, err = deleteManifestTx(ctx, tx, repo, d, nil, s.now())
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("deleting manifest %s in %s: %w", d, repo, err)
 	}
 	return tags, nil
+}
+
+// deleteManifestTx is DeleteManifest inside tx; before, if set, may refuse
+// once the manifest's tags are known; with before set (the guarded
+// path) a manifest in the bin counts as gone.
+func deleteManifestTx(ctx context.Context, tx *wtx, repo string, d digest.Digest, before func(tags []string) error, now time.Time) ([]string, error) {
+	var (
+		tags      []string
+		repoID    int64
+		mediaType string
+		size      int64
+	)
+	live := ""
+	if before != nil {
+		live = ` AND m.trashed_at = 0`
+	}
+	err := tx.QueryRowContext(ctx, `SELECT r.id, m.media_type, m.size
+		FROM repositories r JOIN manifests m ON m.repo_id = r.id
+		WHERE r.name = ? AND m.digest = ?`+live, repo, d.String()).Scan(&repoID, &mediaType, &size)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, metadata.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("looking up manifest: %w", err)
+	}
+	if tags, err = queryStrings(ctx, tx, tagsOfManifestSQL,
+		repoID, d.String()); err != nil {
+		return nil, fmt.Errorf("listing tags: %w", err)
+	}
+	slices.Sort(tags)
+	if before != nil {
+		if err := before(tags); err != nil {
+			return nil, err
+		}
+	}
+	// Tags and reference rows go with it by ON DELETE CASCADE.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM manifests WHERE repo_id = ? AND digest = ?`, repoID, d.String()); err != nil {
+		return nil, fmt.Errorf("deleting manifest: %w", err)
+	}
+	ev := metadata.Event{Repo: repo, Digest: d, MediaType: mediaType, Size: size,
+		Actor: metadata.ActorFrom(ctx), At: now}
+	for _, t := range tags {
+		ev.Type, ev.Tag = metadata.EventTagDeleted, t
+		if err := insertEvent(ctx, tx, ev); err != nil {
+			return nil, err
+		}
+	}
+	ev.Type, ev.Tag = metadata.EventManifestDeleted, ""
+	return tags, insertEvent(ctx, tx, ev)
 }
 
 // Referrers lists manifests of repo whose subject is d, in digest order,

@@ -82,49 +82,62 @@ func insertTrash(ctx context.Context, tx *wtx, repoID int64, dgst, tag string, t
 func (s *Store) TrashManifest(ctx context.Context, repo string, d digest.Digest) ([]string, error) {
 	now := s.now()
 	var tags []string
-	err := s.write(ctx, func(tx *wtx) error {
-		var (
-			id        int64
-			mediaType string
-			size      int64
-		)
-		err := tx.QueryRowContext(ctx, `SELECT r.id, m.media_type, m.size
-			FROM repositories r JOIN manifests m ON m.repo_id = r.id
-			WHERE r.name = ? AND m.digest = ? AND m.trashed_at = 0`, repo, d.String()).Scan(&id, &mediaType, &size)
-		if errors.Is(err, sql.ErrNoRows) {
-			return metadata.ErrNotFound
-		}
-		if err != nil {
-			return fmt.Errorf("looking up manifest: %w", err)
-		}
-		if tags, err = queryStrings(ctx, tx, tagsOfManifestSQL, id, d.String()); err != nil {
-			return fmt.Errorf("listing tags: %w", err)
-		}
-		slices.Sort(tags)
-		if _, err := tx.ExecContext(ctx, `DELETE FROM tags WHERE repo_id = ? AND digest = ?`, id, d.String()); err != nil {
-			return fmt.Errorf("removing tags: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE manifests SET trashed_at = ? WHERE repo_id = ? AND digest = ?`,
-			nanos(now), id, d.String()); err != nil {
-			return fmt.Errorf("hiding manifest: %w", err)
-		}
-		if err := insertTrash(ctx, tx, id, d.String(), "", tags, now); err != nil {
-			return err
-		}
-		ev := metadata.Event{Repo: repo, Digest: d, MediaType: mediaType, Size: size, Actor: metadata.ActorFrom(ctx), At: now}
-		for _, t := range tags {
-			ev.Type, ev.Tag = metadata.EventTagTrashed, t
-			if err := insertEvent(ctx, tx, ev); err != nil {
-				return err
-			}
-		}
-		ev.Type, ev.Tag = metadata.EventManifestTrashed, ""
-		return insertEvent(ctx, tx, ev)
+	err := s.write(ctx, func(tx *wtx) (err error) {
+		tags, err = trashManifestTx(ctx, tx, repo, d, nil, now)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("trashing manifest %s in %s: %w", d, repo, err)
 	}
 	return tags, nil
+}
+
+// trashManifestTx trashes manifest d inside tx and returns the tags it took
+// along; before, if set, may refuse once the manifest's tags are known.
+func trashManifestTx(ctx context.Context, tx *wtx, repo string, d digest.Digest, before func(tags []string) error, now time.Time) ([]string, error) {
+	var (
+		tags      []string
+		id        int64
+		mediaType string
+		size      int64
+	)
+	err := tx.QueryRowContext(ctx, `SELECT r.id, m.media_type, m.size
+		FROM repositories r JOIN manifests m ON m.repo_id = r.id
+		WHERE r.name = ? AND m.digest = ? AND m.trashed_at = 0`, repo, d.String()).Scan(&id, &mediaType, &size)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, metadata.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("looking up manifest: %w", err)
+	}
+	if tags, err = queryStrings(ctx, tx, tagsOfManifestSQL, id, d.String()); err != nil {
+		return nil, fmt.Errorf("listing tags: %w", err)
+	}
+	slices.Sort(tags)
+	if before != nil {
+		if err := before(tags); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM tags WHERE repo_id = ? AND digest = ?`, id, d.String()); err != nil {
+		return nil, fmt.Errorf("removing tags: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE manifests SET trashed_at = ? WHERE repo_id = ? AND digest = ?`,
+		nanos(now), id, d.String()); err != nil {
+		return nil, fmt.Errorf("hiding manifest: %w", err)
+	}
+	if err := insertTrash(ctx, tx, id, d.String(), "", tags, now); err != nil {
+		return nil, err
+	}
+	ev := metadata.Event{Repo: repo, Digest: d, MediaType: mediaType, Size: size, Actor: metadata.ActorFrom(ctx), At: now}
+	for _, t := range tags {
+		ev.Type, ev.Tag = metadata.EventTagTrashed, t
+		if err := insertEvent(ctx, tx, ev); err != nil {
+			return nil, err
+		}
+	}
+	ev.Type, ev.Tag = metadata.EventManifestTrashed, ""
+	return tags, insertEvent(ctx, tx, ev)
 }
 
 // ListTrash returns current bin entries in trash order.
