@@ -214,7 +214,7 @@ func (a *access) network(next http.Handler) http.Handler {
 // catalog right.
 func (a *access) authenticate(next http.Handler, api bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := a.auth.Authenticate(r)
+		p, err := a.authenticateRequest(r)
 		if err != nil {
 			if wait, ok := authn.ThrottledFor(err); ok {
 				a.log.WarnContext(r.Context(), "login throttled", slog.Duration("retry_after", wait))
