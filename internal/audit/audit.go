@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"log/syslog"
 	"os"
 	"sync"
 	"time"
@@ -31,6 +32,9 @@ const maxUserAgent = 256
 type Options struct {
 	// File, if set, receives every record as one JSON line (appended).
 	File string
+	// Syslog, if set, receives every record as one JSON message
+	// (syslog.go): unixgram:///dev/log, udp://host:514 or tcp://host:514.
+	Syslog string
 	// Logger receives failures to record; nil discards.
 	Logger *slog.Logger
 }
@@ -40,8 +44,9 @@ type Log struct {
 	store metadata.AuditLog
 	log   *slog.Logger
 
-	mu   sync.Mutex // serialises lines in file
-	file *os.File   // nil without Options.File
+	mu     sync.Mutex     // serialises lines in file
+	file   *os.File       // nil without Options.File
+	syslog *syslog.Writer // nil without Options.Syslog
 }
 
 // Open returns a log over store, opening opts.File for appending.
@@ -57,13 +62,25 @@ func Open(store metadata.AuditLog, opts Options) (*Log, error) {
 		}
 		l.file = f
 	}
+	if opts.Syslog != "" {
+		w, err := dialSyslog(opts.Syslog)
+		if err != nil {
+			l.Close()
+			return nil, err
+		}
+		l.syslog = w
+	}
 	return l, nil
 }
 
-// Close closes the JSON-lines file, if any.
+// Close closes the JSON-lines file and the syslog connection, if any.
 func (l *Log) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.syslog != nil {
+		_ = l.syslog.Close() // nothing is buffered: a failure loses nothing
+		l.syslog = nil
+	}
 	if l.file == nil {
 		return nil
 	}
@@ -95,17 +112,29 @@ func (l *Log) Record(ctx context.Context, r metadata.AuditRecord) error {
 	return l.stream(r)
 }
 
-// stream appends r to the file as one JSON line. fsync is left to the OS:
+// stream appends r to the file as one JSON line and sends it to syslog as
+// one message. fsync is left to the OS:
 // the database is the record of truth, the file a feed.
 func (l *Log) stream(r metadata.AuditRecord) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.file == nil {
+	if l.file == nil && l.syslog == nil {
 		return nil
 	}
 	line, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("encoding audit record: %w", err)
+	}
+	if l.syslog != nil {
+		// A syslog that is down loses the message but fails nothing: the
+		// database holds the record, and returning an error would only
+		// make the relay deliver an event it has already stored.
+		if err := l.syslog.Info(string(line)); err != nil {
+			l.log.Warn("sending audit record to syslog", slog.Int64("id", r.ID), slog.Any("err", err))
+		}
+	}
+	if l.file == nil {
+		return nil
 	}
 	if _, err := l.file.Write(append(line, '\n')); err != nil {
 		return fmt.Errorf("writing audit file: %w", err)

@@ -26,7 +26,7 @@ const auditPruneInterval = time.Hour
 // Other subscribers (the scanner) subscribe to s.relay before Serve.
 func (s *Server) openEvents(db *sqlite.Store) error {
 	s.relay = events.New(db, events.Options{Logger: s.log})
-	log, err := audit.Open(db, audit.Options{File: s.cfg.Audit.File, Logger: s.log})
+	log, err := audit.Open(db, audit.Options{File: s.cfg.Audit.File, Syslog: s.cfg.Audit.Syslog, Logger: s.log})
 	if err != nil {
 		return err
 	}
