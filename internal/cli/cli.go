@@ -122,7 +122,7 @@ func newRoot(stdout, stderr io.Writer, lookup env) *cobra.Command {
 	root.AddCommand(newGC(lookup), newUsage(lookup))
 	root.AddCommand(newScan(), newVulndb(), newRescan(), newAudit(), newGate())
 	root.AddCommand(newToken(), newKeys())
-	root.AddCommand(newNetwork())
+	root.AddCommand(newNetwork(), newWebhook())
 	root.AddCommand(newRepos(), newTags())
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(root.FlagErrorFunc())
