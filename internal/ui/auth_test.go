@@ -105,4 +105,3 @@ func cookieOf(t *testing.T, b *browser, what string) *http.Cookie {
 	t.Fatalf("%s: no session cookie set (got %v)", what, b.setCookies)
 	return nil
 }
-
