@@ -229,7 +229,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	stopGC() // a scheduled run ends before its stores close
 	stopEvents()
 	stopWebhooks()
-	stopScan()     // after the relay: no delivery waits on the queue
+	stopScan() // after the relay: no delivery waits on the queue
 	errs = append(errs, s.closeStores())
 	return errors.Join(errs...)
 }
