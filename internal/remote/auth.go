@@ -112,12 +112,14 @@ type authorizer struct {
 	realm   string
 	service string
 	tokens  map[string]token
+	// inflight holds the token requests under way, by scope.
+	inflight map[string]chan struct{}
 	// refresh is the refresh token an AAD exchange produced.
 	refresh string
 }
 
 func newAuthorizer(cred Credential, base *url.URL, hc *http.Client, ua string) *authorizer {
-	return &authorizer{cred: cred.normalize(), base: base, client: hc, ua: ua, now: time.Now, tokens: map[string]token{}}
+	return &authorizer{cred: cred.normalize(), base: base, client: hc, ua: ua, now: time.Now, tokens: map[string]token{}, inflight: map[string]chan struct{}{}}
 }
 
 // header returns the Authorization value to send with a request to path,
@@ -149,7 +151,7 @@ func basicValue(c Credential) string {
 
 // answer handles a 401's challenge so that the request can be sent again;
 // an error says why it cannot be.
-func (a *authorizer) answer(ctx context.Context, method, path string, h http.Header) error {
+func (a *authorizer) answer(ctx context.Context, method, path, sent string, h http.Header) error {
 	ch, ok := parseChallenge(h.Get("WWW-Authenticate"))
 	if !ok {
 		return fmt.Errorf("401 without a Basic or Bearer challenge (%q)", h.Get("WWW-Authenticate"))
@@ -160,7 +162,7 @@ func (a *authorizer) answer(ctx context.Context, method, path string, h http.Hea
 		}
 		a.mu.Lock()
 		defer a.mu.Unlock()
-		if a.basic {
+		if a.basic && sent == basicValue(a.cred) {
 			return errors.New("credentials refused")
 		}
 		a.basic = true
@@ -172,6 +174,34 @@ func (a *authorizer) answer(ctx context.Context, method, path string, h http.Hea
 		return fmt.Errorf("token realm %q not usable", ch.params["realm"])
 	}
 	key := scopeFor(method, path)
+	// Requests that raced to the same 401 share one token request, and a
+	// request sent before a token arrived just retries with it.
+	for {
+		a.mu.Lock()
+		if t, ok := a.tokens[key]; ok && a.now().Before(t.expires) && "Bearer "+t.value != sent {
+			a.mu.Unlock()
+			return nil
+		}
+		wait, busy := a.inflight[key]
+		if !busy {
+			break // still locked
+		}
+		a.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	done := make(chan struct{})
+	a.inflight[key] = done
+	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		delete(a.inflight, key)
+		a.mu.Unlock()
+		close(done)
+	}()
 	scope := cmp.Or(ch.params["scope"], key)
 	t, err := a.fetch(ctx, realm, ch.params["service"], scope)
 	if err != nil {

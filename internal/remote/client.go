@@ -128,9 +128,11 @@ func IsNotFound(err error) bool {
 
 // response is a completed exchange with its body read.
 type response struct {
-	status int
-	header http.Header
-	body   []byte
+	// sentAuth is the Authorization the request carried.
+	sentAuth string
+	status   int
+	header   http.Header
+	body     []byte
 }
 
 // do sends a request to path (with its query) and reads the answer. A
@@ -157,7 +159,7 @@ func (c *Client) send(ctx context.Context, method, path string, header http.Head
 			// One answer to the challenge per request: a second 401 means
 			// the credentials were refused.
 			answered = true
-			if aerr := c.auth.answer(ctx, method, u.Path, resp.header); aerr != nil {
+			if aerr := c.auth.answer(ctx, method, u.Path, resp.sentAuth, resp.header); aerr != nil {
 				return nil, fmt.Errorf("%s %s: authenticating: %w", method, u.Redacted(), aerr)
 			}
 			attempt--
@@ -228,7 +230,7 @@ func (c *Client) once(ctx context.Context, method string, u *url.URL, header htt
 			return nil, fmt.Errorf("%s %s: body exceeds %d bytes", method, u.Redacted(), limit)
 		}
 	}
-	return &response{status: resp.StatusCode, header: resp.Header, body: got}, nil
+	return &response{status: resp.StatusCode, header: resp.Header, body: got, sentAuth: req.Header.Get("Authorization")}, nil
 }
 
 // retryAfter reads a Retry-After header: seconds or an HTTP date. Zero
