@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth-registry/berth/internal/remote"
+	"github.com/berth-registry/berth/internal/server/servertest"
 )
 
 func runBerth(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -152,5 +155,43 @@ func TestFleetFileErrors(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want usage error with %q", code, errOut, tt.want)
 			}
 		})
+	}
+}
+
+// TestFleetAgainstBerthWithAuth drives the token flow against a real
+// Berth with authentication on: pushes through Bearer tokens, then tags
+// and purge with the password on stdin.
+func TestFleetAgainstBerthWithAuth(t *testing.T) {
+	cfg := servertest.Config(t)
+	cfg.Auth.Enabled = true
+	s := servertest.Start(t, cfg)
+	pwb, err := os.ReadFile(filepath.Join(cfg.DataDir, "admin-password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw := strings.TrimSpace(string(pwb))
+	c, err := remote.New(s.URL(), remote.Options{Credential: remote.Credential{Username: "admin", Password: pw}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		push(t, c, "secure", fmt.Sprint(i), "", nil, fmt.Sprintf("v%d", i))
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Setenv("BERTH_USERNAME", "")
+	t.Setenv("BERTH_PASSWORD", "")
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	if code, out, errOut := runBerth(t, "tags", s.URL()+"/secure"); code == ExitOK {
+		t.Fatalf("anonymous tags succeeded:\n%s\n%s", out, errOut)
+	}
+	var out, errb bytes.Buffer
+	cmd := newRoot(&out, &errb, os.LookupEnv)
+	cmd.SetIn(strings.NewReader(pw + "\n"))
+	cmd.SetArgs([]string{"purge", "--registry", s.URL(), "--filter", "secure:.*", "--ago", "0d", "--keep", "1", "--username", "admin", "--password-stdin"})
+	if err := cmd.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("purge with credentials: %v\n%s\n%s", err, out.String(), errb.String())
+	}
+	if got := tagsOf(t, c, "secure"); !slices.Equal(got, []string{"v2"}) {
+		t.Errorf("tags left %v, want [v2]", got)
 	}
 }
