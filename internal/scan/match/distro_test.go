@@ -64,7 +64,7 @@ func TestDistributions(t *testing.T) {
 			[]string{"DEBIAN-CVE-2024-0002 tildepkg@1.0~rc1-1 fixed=1.0-1 fixed"}},
 		{"debian revision after the fix", debian12, []inventory.Package{deb("tildepkg", "", "1.0-1+b1")}, nil},
 		{"unfixed", debian12, []inventory.Package{deb("libc6", "glibc", "2.36-9+deb12u4")},
-			[]string{"DEBIAN-CVE-2024-0003 libc6@2.36-9+deb12u4 fixed= not-fixed"}},
+			[]string{"DEBIAN-CVE-2024-0003 libc6@2.36-9+deb12u4 fixed= will-not-fix"}},
 		{"Ubuntu LTS", inventory.OS{ID: "ubuntu", VersionID: "22.04"}, []inventory.Package{deb("libssl3", "openssl", "3.0.2-0ubuntu1.10")},
 			[]string{"UBUNTU-CVE-2023-5363 libssl3@3.0.2-0ubuntu1.10 fixed=3.0.2-0ubuntu1.12 fixed"}},
 		{"Ubuntu Pro ranges are not the archive's", inventory.OS{ID: "ubuntu", VersionID: "18.04"}, []inventory.Package{deb("libssl1.1", "openssl", "1.1.1-1ubuntu2.1~18.04.23")}, nil},
@@ -98,7 +98,7 @@ func TestDistroFindingFields(t *testing.T) {
 		f.Source != "openssl" || f.Layer != "sha256:base" || f.Aliases[0] != "CVE-2023-5363" {
 		t.Fatalf("finding = %+v", f)
 	}
-	if fs[1].Severity != "LOW" || fs[1].FixStatus != NotFixed {
+	if fs[1].Severity != "LOW" || fs[1].FixStatus != WillNotFix {
 		t.Fatalf("finding = %+v", fs[1])
 	}
 	p.Version, p.SourceVersion = "3.0.2-0ubuntu1.10", "3.0.2-0ubuntu1.10"

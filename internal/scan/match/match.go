@@ -18,6 +18,8 @@ type FixStatus string
 const (
 	Fixed    FixStatus = "fixed"
 	NotFixed FixStatus = "not-fixed"
+	// WillNotFix: no fixed version, and the source says none is planned.
+	WillNotFix FixStatus = "will-not-fix"
 )
 
 // Finding is one advisory affecting one installed package.
@@ -217,8 +219,11 @@ func finding(p *inventory.Package, source string, a *vulndb.Advisory, fixed []st
 	if source != p.Name {
 		f.Source = source
 	}
-	if len(fixed) > 0 {
+	switch {
+	case len(fixed) > 0:
 		f.FixStatus = Fixed
+	case a.WontFix:
+		f.FixStatus = WillNotFix
 	}
 	return f
 }

@@ -25,6 +25,9 @@ type Advisory struct {
 	// SeverityFrom names the alias whose severity was borrowed (a Go entry
 	// rated through its GHSA alias), empty when the advisory rated itself.
 	SeverityFrom string
+	// WontFix says the source marks the advisory as one no fix is
+	// planned for (Debian urgency unimportant, no-dsa, end-of-life, …).
+	WontFix bool
 }
 
 // Affected is one package an advisory names.

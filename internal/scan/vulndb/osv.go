@@ -3,6 +3,7 @@ package vulndb
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -64,7 +65,15 @@ type osvEvent struct {
 // rather than failing the whole entry.
 type looseSeverity struct {
 	Severity string
+	// WontFix is set by the markers distributions use for "no fix is
+	// planned": Debian's urgency unimportant, end-of-life, no-dsa or
+	// ignored, and a will_not_fix (or wont_fix) flag.
+	WontFix bool
 }
+
+// wontFixUrgencies are Debian security tracker urgencies and statuses
+// under which a fix is not planned.
+var wontFixUrgencies = []string{"unimportant", "end-of-life", "no-dsa", "ignored"}
 
 func (l *looseSeverity) UnmarshalJSON(b []byte) error {
 	var m map[string]json.RawMessage
@@ -74,6 +83,19 @@ func (l *looseSeverity) UnmarshalJSON(b []byte) error {
 	var s string
 	if raw, ok := m["severity"]; ok && json.Unmarshal(raw, &s) == nil {
 		l.Severity = s
+	}
+	for _, k := range []string{"urgency", "status", "severity"} {
+		var u string
+		if raw, ok := m[k]; ok && json.Unmarshal(raw, &u) == nil {
+			u = strings.Trim(strings.ToLower(strings.TrimSpace(u)), "<>")
+			l.WontFix = l.WontFix || slices.Contains(wontFixUrgencies, u)
+		}
+	}
+	for _, k := range []string{"will_not_fix", "wont_fix"} {
+		var b bool
+		if raw, ok := m[k]; ok && json.Unmarshal(raw, &b) == nil {
+			l.WontFix = l.WontFix || b
+		}
 	}
 	return nil
 }
@@ -107,6 +129,7 @@ func (e *osvEntry) advisory() *Advisory {
 	}
 	sev := e.Severity
 	text := e.DatabaseSpecific.Severity
+	a.WontFix = e.DatabaseSpecific.WontFix
 	for _, af := range e.Affected {
 		base, release := SplitEcosystem(af.Package.Ecosystem)
 		x := Affected{
@@ -135,6 +158,7 @@ func (e *osvEntry) advisory() *Advisory {
 		if text == "" {
 			text = af.EcosystemSpecific.Severity
 		}
+		a.WontFix = a.WontFix || af.DatabaseSpecific.WontFix || af.EcosystemSpecific.WontFix
 	}
 	a.Severity, a.CVSSScore, a.CVSSVector = severityOf(sev, text)
 	return a
