@@ -33,6 +33,8 @@ type config struct {
 	duration   time.Duration
 	conns      int
 	wrkThreads int
+	mode       string // "" for the whole report, "access" for its section
+	rounds     int
 }
 
 func main() {
@@ -46,6 +48,8 @@ func main() {
 	flag.DurationVar(&c.duration, "duration", 10*time.Second, "duration of each wrk run")
 	flag.IntVar(&c.conns, "conns", 64, "concurrent connections for the request-rate runs")
 	flag.IntVar(&c.wrkThreads, "wrk-threads", 2, "wrk threads")
+	flag.StringVar(&c.mode, "mode", "", `"access": only the Access section (manifest GET with a Bearer token and network rules vs none), written into -out in place ("-" prints it)`)
+	flag.IntVar(&c.rounds, "rounds", 3, "rounds of the access configurations, interleaved (-mode access)")
 	flag.Parse()
 	if c.berthBin == "" {
 		log.Fatal("berthbench: -berth is required")
@@ -83,6 +87,9 @@ func run(ctx context.Context, c config) error {
 	wrk, err := exec.LookPath("wrk")
 	if err != nil {
 		return fmt.Errorf("wrk is required (scripts/install-tools.sh installs it): %w", err)
+	}
+	if c.mode == "access" {
+		return runAccess(ctx, c, wrk)
 	}
 
 	log.Printf("generating %d MiB layer", c.layerSize>>20)
