@@ -25,6 +25,10 @@ const (
 // database changes. Detail is {"ids":[…],"dbVersion":"…"}.
 const EventScanNewCritical = "scan.new_critical"
 
+// EventScanCompleted is written with every finished scan (complete,
+// partial, failed or skipped); Detail is the scanner's ScanCompleted.
+const EventScanCompleted = "scan.completed"
+
 // ScanRecord is the stored scan of one manifest digest. Scans are keyed by
 // digest, not by repository: the same content pushed to two repositories
 // is scanned once and shared. Inventory and Findings are JSON owned by the

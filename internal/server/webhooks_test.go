@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/internal/api"
+	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/metadata"
 	"github.com/berth-registry/berth/internal/webhook"
 )
@@ -92,6 +93,9 @@ func createHook(t *testing.T, base string, c creds, body string) (int, api.Webho
 func TestWebhooksFromARealServer(t *testing.T) {
 	cfg := authConfig(t)
 	cfg.Webhooks.AllowCIDRs = "127.0.0.0/8"
+	osv := t.TempDir()
+	copyFiles(t, osv, "../scan/vulndb/testdata/go/GO-2020-0015.json")
+	cfg.Scan.DB = config.List(osv)
 	cfg.Webhooks.MinBackoff, cfg.Webhooks.MaxBackoff, cfg.Webhooks.MaxAttempts = 20*time.Millisecond, 100*time.Millisecond, 3
 	s, _, _ := start(t, cfg)
 	base := s.URL()
@@ -104,6 +108,7 @@ func TestWebhooksFromARealServer(t *testing.T) {
 	writer := creds{user: "wr", pass: "writer-pass"}
 
 	ok, down, pulls := newHookReceiver(t, http.StatusOK), newHookReceiver(t, http.StatusInternalServerError), newHookReceiver(t, http.StatusOK)
+	scans := newHookReceiver(t, http.StatusOK)
 	body := func(name, url, extra string) string {
 		return fmt.Sprintf(`{"name":%q,"url":%q%s}`, name, url+"/hook", extra)
 	}
@@ -117,6 +122,7 @@ func TestWebhooksFromARealServer(t *testing.T) {
 		{ok, "ci", `,"events":["push","delete"],"repositoryRegex":"team/.*","tagRegex":"v.*"`},
 		{down, "down", `,"events":["push"]`},
 		{pulls, "pulls", `,"events":["pull"],"includePulls":true`},
+		{scans, "scans", `,"events":["scan"],"repositoryRegex":"other/.*"`},
 	} {
 		st, created := createHook(t, base, admin, body(tc.name, tc.r.srv.URL, tc.extra))
 		if st != http.StatusCreated || !strings.HasPrefix(created.Secret, "whsec_") {
@@ -164,6 +170,13 @@ func TestWebhooksFromARealServer(t *testing.T) {
 		t.Errorf("push event %+v data %s", e, e.Data)
 	}
 
+	// Every finished scan is announced (failed here: the layer is no
+	// tar), to subscriptions of scan events only.
+	eventually(t, "the scan", func() bool { return len(scans.events("io.berth.scan.completed")) > 0 })
+	if e := scans.events("")[0]; !strings.HasPrefix(e.Subject, "other/x@sha256:") || !strings.Contains(string(e.Data), `"status":"`) {
+		t.Errorf("scan event %+v data %s", e, e.Data)
+	}
+
 	// A pull reaches the subscription that includes pulls, from memory.
 	if st, b := send(t, http.MethodGet, base+"/v2/team/app/manifests/v1", writer, "", nil); st != http.StatusOK {
 		t.Fatalf("pull: %d %s", st, b)
@@ -181,7 +194,7 @@ func TestWebhooksFromARealServer(t *testing.T) {
 	if len(ok.events("io.berth.ping")) != 1 {
 		t.Errorf("ci received no ping")
 	}
-	for _, r := range []*hookReceiver{ok, down, pulls} {
+	for _, r := range []*hookReceiver{ok, down, pulls, scans} {
 		r.mu.Lock()
 		if len(r.bad) > 0 {
 			t.Errorf("bad deliveries: %v", r.bad)
@@ -195,7 +208,7 @@ func TestWebhooksFromARealServer(t *testing.T) {
 	eventually(t, "the audit records", func() bool {
 		created := auditQuery(t, base, "action=webhook.created", admin).Records
 		deleted := auditQuery(t, base, "action=webhook.deleted", admin).Records
-		return len(created) == 3 && created[0].Actor == "admin" && len(deleted) == 1 && deleted[0].Reference == "down"
+		return len(created) == 4 && created[0].Actor == "admin" && len(deleted) == 1 && deleted[0].Reference == "down"
 	})
 	for _, r := range auditQuery(t, base, "action=webhook.created", admin).Records {
 		if strings.Contains(string(r.Detail), "whsec_") {

@@ -164,7 +164,7 @@ func (s *Scanner) finish(ctx context.Context, rec *metadata.ScanRecord, status, 
 		// failed scan has none, and says so.
 		rec.Findings, rec.Vulns, rec.DBVersion = nil, nil, ""
 	}
-	if err := s.store.SaveScan(context.WithoutCancel(ctx), rec, nil); err != nil {
+	if err := s.store.SaveScan(context.WithoutCancel(ctx), rec, completedEvent(rec)); err != nil {
 		return err
 	}
 	s.log.InfoContext(ctx, "scanned", "repository", rec.Repo, "digest", rec.Digest.String(),
