@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/berth-registry/berth/internal/lifecycle/policy"
+	"github.com/berth-registry/berth/internal/lifecycle/schedule"
 	"github.com/berth-registry/berth/internal/lifecycle/retention"
 	"github.com/berth-registry/berth/internal/metadata"
 )
@@ -25,8 +26,9 @@ func newPolicy() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "policy",
 		Short: "Manage retention policies stored and scheduled on a Berth server",
-		Long: `Retention policies stored on the server run on their schedule (an interval
-such as 24h, 1d or @daily) and on demand. Every run is recorded with its
+		Long: `Retention policies stored on the server run on their schedule (a cron
+expression such as '0 3 * * *', in UTC, or an interval such as 24h, 1d or
+@daily) and on demand. Every run is recorded with its
 counts and bytes freed. The rules are those of berth purge; see
 docs/retention.md.`,
 	}
@@ -93,7 +95,7 @@ and stores them under NAME, replacing a policy of that name.`,
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "policy rules as YAML or JSON; - reads standard input")
-	cmd.Flags().StringVar(&schedule, "schedule", "", "run every interval (24h, 1d, @every 6h, @hourly, @daily, @weekly); empty runs only on demand")
+	cmd.Flags().StringVar(&schedule, "schedule", "", "when to run: a 5-field cron expression in UTC ('0 3 * * *', 'CRON_TZ=Europe/Berlin 0 3 * * *') or an interval (24h, 1d, @every 6h, @hourly, @daily, @weekly); empty runs only on demand")
 	cmd.Flags().BoolVar(&disabled, "disabled", false, "store the policy without scheduling it")
 	return cmd
 }
@@ -124,6 +126,9 @@ func scheduleText(p metadata.RetentionPolicy) string {
 		return "disabled"
 	case p.Schedule == "":
 		return "on demand"
+	}
+	if sched, err := schedule.Parse(p.Schedule); err == nil && sched.IsCron() {
+		return "cron " + p.Schedule
 	}
 	return "every " + p.Schedule
 }

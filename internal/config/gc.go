@@ -6,6 +6,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/berth-registry/berth/internal/lifecycle/schedule"
 )
 
 // GC configures the online garbage collector (docs/gc.md).
@@ -15,6 +17,18 @@ type GC struct {
 	GracePeriod time.Duration `yaml:"grace_period"`
 	// Interval runs the collector in the server this often; 0 never.
 	Interval time.Duration `yaml:"interval"`
+	// Schedule runs the collector at the times of a cron expression (or
+	// an interval, as in retention schedules); exclusive with Interval.
+	Schedule string `yaml:"schedule"`
+}
+
+// GCSchedule is when the server collects: gc.schedule, else gc.interval;
+// the zero Schedule never.
+func (g GC) GCSchedule() (schedule.Schedule, error) {
+	if g.Schedule != "" {
+		return schedule.Parse(g.Schedule)
+	}
+	return schedule.Every(g.Interval), nil
 }
 
 // Quota configures byte limits on what repositories store.
@@ -57,6 +71,7 @@ func gcKeys() []Key {
 		size("storage.min_free_bytes", "refuse uploads while the blob filesystem has less free space, e.g. 5GiB; 0 off", func(c *Config) *Size { return &c.Storage.MinFreeBytes }),
 		duration("gc.grace_period", "age before an unreferenced blob or an upload may be garbage collected", func(c *Config) *time.Duration { return &c.GC.GracePeriod }),
 		duration("gc.interval", "run garbage collection in the server this often, e.g. 24h; 0 off", func(c *Config) *time.Duration { return &c.GC.Interval }),
+		str("gc.schedule", "run garbage collection in the server at the times of a cron expression in UTC, e.g. '0 4 * * *'; instead of gc.interval", func(c *Config) *string { return &c.GC.Schedule }),
 		size("quota.global", "largest total of distinct blob bytes the registry stores; 0 none", func(c *Config) *Size { return &c.Quota.Global }),
 		list("quota.repositories", "per-repository byte limits, first match wins, e.g. team-a/*=10GiB,*=1GiB", func(c *Config) *List { return &c.Quota.Repositories }),
 	}
@@ -70,6 +85,13 @@ func (c Config) validateGC() []error {
 	}
 	if c.GC.Interval != 0 && c.GC.Interval < time.Minute {
 		errs = append(errs, &FieldError{Key: "gc.interval", Err: errors.New("must be 0 (off) or at least 1m")})
+	}
+	if c.GC.Schedule != "" {
+		if c.GC.Interval != 0 {
+			errs = append(errs, &FieldError{Key: "gc.schedule", Err: errors.New("set gc.schedule or gc.interval, not both")})
+		} else if _, err := schedule.Parse(c.GC.Schedule); err != nil {
+			errs = append(errs, &FieldError{Key: "gc.schedule", Err: err})
+		}
 	}
 	if _, err := c.Quota.Rules(); err != nil {
 		errs = append(errs, &FieldError{Key: "quota.repositories", Err: err})

@@ -54,8 +54,9 @@ func (p Policies) List() ([]RetentionPolicy, error) {
 // RetentionPolicy is one entry of retention.policies.
 type RetentionPolicy struct {
 	Name string `yaml:"name" json:"name"`
-	// Schedule is an interval such as 24h, 1d, @every 6h or @daily;
-	// empty runs the policy only on demand.
+	// Schedule is a cron expression such as "0 3 * * *" or an interval
+	// such as 24h, 1d, @every 6h or @daily; empty runs the policy only
+	// on demand.
 	Schedule string `yaml:"schedule" json:"schedule,omitempty"`
 	// Enabled defaults to true.
 	Enabled *bool            `yaml:"enabled" json:"enabled,omitempty"`

@@ -22,8 +22,8 @@ const (
 type RetentionPolicy struct {
 	Name   string          `json:"name"`
 	Policy json.RawMessage `json:"policy"`
-	// Schedule says when the server runs the policy, e.g. "24h" or
-	// "@daily"; empty runs it only on demand.
+	// Schedule says when the server runs the policy, e.g. "0 3 * * *"
+	// (cron), "24h" or "@daily"; empty runs it only on demand.
 	Schedule string    `json:"schedule,omitempty"`
 	Enabled  bool      `json:"enabled"`
 	Updated  time.Time `json:"updated"`

@@ -56,12 +56,14 @@ func (st *storageServices) limits() registry.Limiter {
 // start runs scheduled collections until ctx ends; the returned func
 // stops them and waits, so that the stores can be closed after it.
 func (st *storageServices) start(ctx context.Context) (stop func()) {
-	if st.cfg.Interval <= 0 {
+	// Validate parsed the schedule already.
+	sched, err := st.cfg.GCSchedule()
+	if err != nil || sched.IsZero() {
 		return func() {}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Go(func() { st.gc.Loop(ctx, st.cfg.Interval) })
-	st.log.Info("scheduled garbage collection", slog.Duration("interval", st.cfg.Interval), slog.Duration("grace_period", st.cfg.GracePeriod))
+	wg.Go(func() { st.gc.Loop(ctx, sched) })
+	st.log.Info("scheduled garbage collection", slog.String("schedule", sched.String()), slog.Duration("grace_period", st.cfg.GracePeriod))
 	return func() { cancel(); wg.Wait() }
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-registry/berth/internal/lifecycle/schedule"
 	"github.com/berth-registry/berth/internal/metadata"
 	"github.com/berth-registry/berth/internal/metadata/sqlite"
 	"github.com/berth-registry/berth/internal/storage"
@@ -262,7 +263,7 @@ func TestServiceLoop(t *testing.T) {
 	s := NewService(e.c, e.meta, 0, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { s.Loop(ctx, 5*time.Millisecond); close(done) }()
+	go func() { s.Loop(ctx, schedule.Every(5*time.Millisecond)); close(done) }()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		runs, err := s.Runs(context.Background(), 10)
@@ -288,5 +289,23 @@ func TestServiceLoop(t *testing.T) {
 	}
 	if _, err := s.Run(context.Background(), Options{}); err != nil {
 		t.Errorf("a run after the loop stopped: %v", err)
+	}
+}
+
+// TestServiceLoopCron waits for the cron time: a yearly schedule runs
+// nothing now, and the loop still stops with its context.
+func TestServiceLoopCron(t *testing.T) {
+	e := newTestEnv(t)
+	e.push("a", "not yet")
+	s := NewService(e.c, e.meta, 0, nil)
+	sched, err := schedule.Parse("0 0 1 1 *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	s.Loop(ctx, sched)
+	if runs, err := s.Runs(context.Background(), 10); err != nil || len(runs) != 0 {
+		t.Errorf("runs = %+v, %v; want none before the cron time", runs, err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/berth-registry/berth/internal/lifecycle/schedule"
 	"github.com/berth-registry/berth/internal/metadata"
 )
 
@@ -63,17 +64,23 @@ func (s *Service) Runs(ctx context.Context, n int) ([]metadata.GCRun, error) {
 	return s.history.GCRuns(ctx, n)
 }
 
-// Loop runs a collection every interval with the default grace period
-// until ctx ends. A failed run is logged and retried at the next tick.
-func (s *Service) Loop(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
+// Loop runs a collection at the times of sched (the first one interval,
+// or the first cron time, after the call) with the default grace period
+// until ctx ends. A failed run is logged and retried at the next time.
+func (s *Service) Loop(ctx context.Context, sched schedule.Schedule) {
+	if sched.IsZero() {
+		return
+	}
+	last := time.Now()
 	for {
+		t := time.NewTimer(max(time.Until(sched.Next(last)), 0))
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return
 		case <-t.C:
 		}
+		last = time.Now()
 		res, err := s.Run(ctx, Options{Grace: s.grace})
 		if err != nil {
 			if ctx.Err() == nil {

@@ -77,35 +77,6 @@ func TestRunErrors(t *testing.T) {
 	}
 }
 
-func TestParseSchedule(t *testing.T) {
-	tests := []struct {
-		in   string
-		want time.Duration
-		ok   bool
-	}{
-		{"", 0, true},
-		{"24h", 24 * time.Hour, true},
-		{"1d", 24 * time.Hour, true},
-		{"@every 6h", 6 * time.Hour, true},
-		{"@daily", 24 * time.Hour, true},
-		{"@hourly", time.Hour, true},
-		{"@weekly", 7 * 24 * time.Hour, true},
-		{"1s", time.Second, true},
-		{"500ms", 0, false},
-		{"0 3 * * *", 0, false},
-		{"-1h", 0, false},
-		{"@yearly", 0, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got, err := ParseSchedule(tt.in)
-			if (err == nil) != tt.ok || got != tt.want {
-				t.Errorf("ParseSchedule(%q) = %s, %v; want %s, ok=%v", tt.in, got, err, tt.want, tt.ok)
-			}
-		})
-	}
-}
-
 // clock is a settable clock for the scheduler's due logic.
 type clock struct {
 	mu sync.Mutex
@@ -178,5 +149,42 @@ func TestSchedulerLoop(t *testing.T) {
 	}
 	if len(f.tags("app")) != 0 {
 		t.Errorf("tags = %v, want none", f.tags("app"))
+	}
+}
+
+// TestRunDueCron runs a cron-scheduled policy at its times: not when it
+// is stored, at the first 03:00 UTC after, once, and again a day later.
+func TestRunDueCron(t *testing.T) {
+	f := newStoreFixture(t)
+	f.image("app", "old", daysAgo(40), "old")
+	f.putPolicy("nightly", `{"olderThan":"30d"}`, "0 3 * * *")
+	p, err := f.s.RetentionPolicy(f.ctx, "nightly")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{t: p.Updated}
+	s := NewScheduler(NewRunner(f.s, Options{Now: c.now}), time.Hour)
+	first := time.Date(p.Updated.Year(), p.Updated.Month(), p.Updated.Day(), 3, 0, 0, 0, time.UTC)
+	if !first.After(p.Updated) {
+		first = first.AddDate(0, 0, 1)
+	}
+	steps := []struct {
+		to   time.Time
+		want int
+	}{
+		{p.Updated, 0},
+		{first.Add(-time.Minute), 0},
+		{first, 1},
+		{first.Add(time.Hour), 0},
+		{first.Add(24*time.Hour - time.Second), 0},
+		{first.Add(24 * time.Hour), 1},
+	}
+	for i, st := range steps {
+		c.mu.Lock()
+		c.t = st.to
+		c.mu.Unlock()
+		if got := s.RunDue(f.ctx); got != st.want {
+			t.Errorf("step %d (%s): ran %d, want %d", i, st.to.Format(time.RFC3339), got, st.want)
+		}
 	}
 }

@@ -3,45 +3,14 @@ package policy
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/berth-registry/berth/internal/lifecycle/retention"
+	"github.com/berth-registry/berth/internal/lifecycle/schedule"
 	"github.com/berth-registry/berth/internal/metadata"
 )
-
-// MinInterval is the shortest schedule accepted; anything shorter would
-// have the scheduler do nothing but plan.
-const MinInterval = time.Second
-
-// ParseSchedule reads a schedule: "" (on demand only), an interval such as
-// "24h", "1d", "@every 6h", or one of "@hourly", "@daily", "@weekly". A
-// scheduled policy runs when that long has passed since its last run
-// started.
-func ParseSchedule(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	switch s {
-	case "":
-		return 0, nil
-	case "@hourly":
-		return time.Hour, nil
-	case "@daily", "@midnight":
-		return 24 * time.Hour, nil
-	case "@weekly":
-		return 7 * 24 * time.Hour, nil
-	}
-	d, err := retention.ParseDuration(strings.TrimSpace(strings.TrimPrefix(s, "@every")))
-	if err != nil {
-		return 0, fmt.Errorf("schedule %q: want an interval such as 24h, 1d or @every 6h, or @hourly, @daily, @weekly: %w", s, err)
-	}
-	if time.Duration(d) < MinInterval {
-		return 0, fmt.Errorf("schedule %q: must be at least %s", s, MinInterval)
-	}
-	return time.Duration(d), nil
-}
 
 // Scheduler runs due policies, one at a time, every tick.
 type Scheduler struct {
@@ -81,8 +50,9 @@ func (s *Scheduler) Start(ctx context.Context) (stop func()) {
 	return func() { cancel(); wg.Wait() }
 }
 
-// RunDue runs every enabled policy whose interval has passed since its
-// last run, and returns how many it ran.
+// RunDue runs every enabled policy that is due (its interval has passed
+// since its last run started, or its cron time has come since), and
+// returns how many it ran.
 func (s *Scheduler) RunDue(ctx context.Context) int {
 	pols, err := s.runner.store.ListRetentionPolicies(ctx)
 	if err != nil {
@@ -96,8 +66,8 @@ func (s *Scheduler) RunDue(ctx context.Context) int {
 		if ctx.Err() != nil {
 			return ran
 		}
-		every, err := ParseSchedule(p.Schedule)
-		if !p.Enabled || every == 0 || err != nil {
+		sched, err := schedule.Parse(p.Schedule)
+		if !p.Enabled || sched.IsZero() || err != nil {
 			continue
 		}
 		last, err := s.lastRun(ctx, p.Name)
@@ -105,8 +75,10 @@ func (s *Scheduler) RunDue(ctx context.Context) int {
 			s.log.ErrorContext(ctx, "reading retention runs", slog.String("policy", p.Name), slog.Any("err", err))
 			continue
 		}
+		// A cron schedule never run fires at its first time after the
+		// policy was stored; an interval never run fires at once.
 		now := s.runner.opts.Now()
-		if !last.IsZero() && now.Sub(last) < every {
+		if !sched.Due(last, p.Updated, now) {
 			continue
 		}
 		s.last[p.Name] = now

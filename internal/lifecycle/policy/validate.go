@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/berth-registry/berth/internal/lifecycle/retention"
+	"github.com/berth-registry/berth/internal/lifecycle/schedule"
 )
 
 // ValidName reports whether name may name a policy: 1-64 letters, digits,
@@ -24,11 +25,11 @@ func ValidName(name string) bool {
 }
 
 // Validate checks a policy's name, schedule and rules.
-func Validate(name, schedule string, p *retention.Policy) error {
+func Validate(name, sched string, p *retention.Policy) error {
 	if !ValidName(name) {
 		return fmt.Errorf("policy name %q: want 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", name)
 	}
-	if _, err := ParseSchedule(schedule); err != nil {
+	if _, err := schedule.Parse(sched); err != nil {
 		return fmt.Errorf("policy %q: %w", name, err)
 	}
 	p.Name = name
