@@ -13,8 +13,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/berth-registry/berth/internal/lifecycle/policy"
-	"github.com/berth-registry/berth/internal/lifecycle/schedule"
 	"github.com/berth-registry/berth/internal/lifecycle/retention"
+	"github.com/berth-registry/berth/internal/lifecycle/schedule"
 	"github.com/berth-registry/berth/internal/metadata"
 )
 
