@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -31,12 +32,19 @@ type ScanRunner interface {
 	// Status is the loaded database, nil when none is.
 	Status() *vulndb.Status
 	Reload(ctx context.Context) (scanner.ReloadResult, error)
+	// Import adds or replaces the OSV zip called name, then reloads.
+	Import(ctx context.Context, name string, r io.Reader) (scanner.ReloadResult, error)
+	// ImportFrom imports a path on the server (directory or zip) or an
+	// artifact (oci://REF) the same way.
+	ImportFrom(ctx context.Context, source string) (scanner.ReloadResult, error)
 }
 
 // Scans serves the scanning endpoints (docs/scanning.md):
 //
 //	GET  /api/v1/vulndb                                      database status
 //	POST /api/v1/vulndb/reload                               re-import, swap, rematch
+//	POST /api/v1/vulndb/import?name=X.zip                    store an uploaded zip, reload
+//	POST /api/v1/vulndb/import {"source": PATH|oci://REF}    import from the server's side, reload
 //	GET  /api/v1/repositories/{name}/manifests/{digest}/scan [?format=cyclonedx|spdx]
 //	POST /api/v1/repositories/{name}/manifests/{digest}/scan rescan now
 //	GET  /api/v1/repositories/{name}/vulnerabilities         per tag
@@ -78,6 +86,8 @@ func (s *Scans) route(r *http.Request) func(http.ResponseWriter, *http.Request) 
 		return s.status
 	case path == "vulndb/reload" && r.Method == http.MethodPost:
 		return s.reload
+	case path == "vulndb/import" && r.Method == http.MethodPost:
+		return s.importDB
 	case strings.HasPrefix(path, vulnsPrefix) && len(path) > len(vulnsPrefix) && r.Method == http.MethodGet:
 		id := path[len(vulnsPrefix):]
 		return func(w http.ResponseWriter, r *http.Request) error { return s.affected(w, r, id) }
@@ -120,6 +130,10 @@ func scanError(err error) error {
 		return oci.Errorf(oci.CodeManifestUnknown, "%v; POST to the same URL to scan it", err)
 	case errors.Is(err, metadata.ErrNotFound), errors.Is(err, metadata.ErrRepoNotFound):
 		return oci.Errorf(oci.CodeManifestUnknown, "%v", err)
+	case errors.Is(err, scanner.ErrImportName):
+		return oci.Errorf(oci.CodeUnsupported, "%v", err).WithStatus(http.StatusBadRequest)
+	case errors.Is(err, vulndb.ErrLimit):
+		return oci.Errorf(oci.CodeSizeInvalid, "%v", err).WithStatus(http.StatusRequestEntityTooLarge)
 	case errors.Is(err, scanner.ErrNoSources):
 		return oci.Errorf(oci.CodeUnsupported, "%v", err).WithStatus(http.StatusConflict)
 	}
@@ -155,6 +169,35 @@ func (s *Scans) status(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Scans) reload(w http.ResponseWriter, r *http.Request) error {
 	res, err := s.run.Reload(r.Context())
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, r, res)
+}
+
+// ImportRequest is the JSON body of POST /api/v1/vulndb/import when the
+// data is on the server's side.
+type ImportRequest struct {
+	// Source is a directory or zip on the server, or oci://REF.
+	Source string `json:"source"`
+}
+
+// importDB takes an uploaded zip (any content type but JSON, ?name=) or a
+// JSON ImportRequest. The database is swapped only if the import loads.
+func (s *Scans) importDB(w http.ResponseWriter, r *http.Request) error {
+	var (
+		res scanner.ReloadResult
+		err error
+	)
+	if ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";"); strings.TrimSpace(ct) == "application/json" {
+		var req ImportRequest
+		if err := json.NewDecoder(io.LimitReader(r.Body, maxBody)).Decode(&req); err != nil || req.Source == "" {
+			return oci.Errorf(oci.CodeUnsupported, "want {\"source\": \"PATH or oci://REF\"}").WithStatus(http.StatusBadRequest)
+		}
+		res, err = s.run.ImportFrom(r.Context(), req.Source)
+	} else {
+		res, err = s.run.Import(r.Context(), r.URL.Query().Get("name"), r.Body)
+	}
 	if err != nil {
 		return err
 	}

@@ -46,7 +46,11 @@ func newAPIClient(registry string) (*apiClient, error) {
 // not nil); an error answer becomes the server's message.
 func (c *apiClient) call(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
-	if in != nil {
+	contentType := "application/json"
+	if r, ok := in.(io.Reader); ok {
+		// Uploads (berth vulndb import) are sent as they are.
+		body, contentType = r, "application/octet-stream"
+	} else if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return err
@@ -57,7 +61,7 @@ func (c *apiClient) call(ctx context.Context, method, path string, in, out any) 
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", contentType)
 	if c.user != "" {
 		req.SetBasicAuth(c.user, c.password)
 	}

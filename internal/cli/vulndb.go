@@ -18,13 +18,13 @@ import (
 func newVulndb() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "vulndb",
-		Short: "Inspect offline vulnerability databases (OSV)",
+		Short: "Inspect, import, publish and fetch vulnerability databases (OSV)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return cmd.Help()
 		},
 	}
-	cmd.AddCommand(newVulndbStatus())
+	cmd.AddCommand(newVulndbStatus(), newVulndbImport(), newVulndbPush(), newVulndbPull())
 	return cmd
 }
 

@@ -22,7 +22,7 @@ const maxScanWorkers = 64
 
 func scanKeys() []Key {
 	return []Key{
-		list("scan.db", "OSV advisories to scan pushed images against: directories or osv.dev zips, comma-separated; empty disables scanning", func(c *Config) *List { return &c.Scan.DB }),
+		list("scan.db", "OSV advisories to scan pushed images against: directories, osv.dev zips or oci://REF artifacts, comma-separated; with no imported zips either, empty disables scanning", func(c *Config) *List { return &c.Scan.DB }),
 		integer("scan.workers", "images scanned at once", func(c *Config) *int { return &c.Scan.Workers }),
 	}
 }
