@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -51,4 +52,15 @@ func (c *Client) ACRTags(ctx context.Context, repo string, fn func([]ACRTag) err
 		}
 		return fn(page.Tags)
 	})
+}
+
+// ACRUntag removes tag from repo through ACR's metadata API (DELETE
+// /acr/v1/{repo}/_tags/{tag}, what az acr repository untag calls), leaving
+// the manifest.
+func (c *Client) ACRUntag(ctx context.Context, repo, tag string) error {
+	if !oci.ValidName(repo) || !oci.ValidTag(tag) {
+		return fmt.Errorf("invalid tag %s:%s", repo, tag)
+	}
+	_, err := c.do(ctx, http.MethodDelete, "/acr/v1/"+repo+"/_tags/"+tag, nil)
+	return err
 }

@@ -40,7 +40,7 @@ func TestACRMetadataSource(t *testing.T) {
 		bodies[d.String()] = b
 		ds = append(ds, d)
 	}
-	var requests, blobReads, tokenPosts atomic.Int64
+	var requests, blobReads, tokenPosts, untags atomic.Int64
 	var srv *httptest.Server
 	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)
@@ -79,6 +79,9 @@ func TestACRMetadataSource(t *testing.T) {
 			w.Header().Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
 			w.Header().Set("Docker-Content-Digest", ref)
 			fmt.Fprint(w, b)
+		case r.Method == http.MethodDelete && r.URL.Path == "/acr/v1/team/app/_tags/v1":
+			untags.Add(1)
+			w.WriteHeader(http.StatusAccepted)
 		case strings.Contains(r.URL.Path, "/blobs/"):
 			blobReads.Add(1)
 			http.NotFound(w, r)
@@ -133,4 +136,7 @@ func TestACRMetadataSource(t *testing.T) {
 		t.Errorf("%d token requests, want 2 (metadata_read, pull)", tokenPosts.Load())
 	}
 	t.Logf("%d requests in all", requests.Load())
+	if err := s.DeleteTag(context.Background(), "team/app", "v1"); err != nil || untags.Load() != 1 {
+		t.Errorf("untag through /acr/v1: %v, %d calls", err, untags.Load())
+	}
 }

@@ -389,6 +389,9 @@ func (s *RegistrySource) ManifestTags(ctx context.Context, repo string, d digest
 // DeleteTag untags, or in DeleteDigest mode deletes the manifest the tag
 // points at now, with every tag it has.
 func (s *RegistrySource) DeleteTag(ctx context.Context, repo, tag string) error {
+	if s.mode == DeleteUntag && s.acr {
+		return notFound(s.c.ACRUntag(ctx, repo, tag))
+	}
 	if s.mode == DeleteUntag {
 		return notFound(s.c.DeleteTag(ctx, repo, tag))
 	}
