@@ -138,6 +138,8 @@ CREATE TABLE immutable_rules (
 	webhookSchema,
 	// scan gates: policies, exceptions, findings by finding (see gates.go).
 	gateSchema,
+	// storage usage samples for the web UI's chart (see usagehistory.go).
+	usageSchema,
 }
 
 // SchemaVersion is the schema version this package writes. migrations is
