@@ -140,11 +140,13 @@ func TestWebhooksFromARealServer(t *testing.T) {
 		t.Errorf("GET /api/v1/webhooks: %d %s (the secret is shown once only)", st, listing)
 	}
 
+	pushed := time.Now()
 	dgst := pushImage(t, base, "team/app", "v1", writer)
 	pushImage(t, base, "team/app", "latest", writer) // tag filter: not for ci
 	pushImage(t, base, "other/x", "v1", writer)      // repository filter: not for ci
 
 	eventually(t, "the push at ci", func() bool { return len(ok.events("io.berth.manifest.pushed")) > 0 })
+	t.Logf("push to webhook receipt (upper bound, two more pushes in between): %v", time.Since(pushed))
 	eventually(t, "three attempts at down", func() bool {
 		st, b := send(t, http.MethodGet, base+"/api/v1/webhooks/down/deliveries", admin, "", nil)
 		var l api.DeliveryList
@@ -194,6 +196,26 @@ func TestWebhooksFromARealServer(t *testing.T) {
 	if len(ok.events("io.berth.ping")) != 1 {
 		t.Errorf("ci received no ping")
 	}
+	// A rotated secret is returned once and signs what follows.
+	st, b = send(t, http.MethodPut, base+"/api/v1/webhooks/ci", admin, "application/json",
+		[]byte(body("ci", ok.srv.URL, `,"events":["push","delete"],"rotateSecret":true`)))
+	var rotated api.WebhookCreated
+	ok.mu.Lock()
+	old := ok.secret
+	ok.mu.Unlock()
+	if err := json.Unmarshal(b, &rotated); st != http.StatusOK || err != nil || rotated.Secret == "" || rotated.Secret == old || rotated.RepoRegex != "" {
+		t.Fatalf("rotate: %d %s", st, b)
+	}
+	ok.mu.Lock()
+	ok.secret = rotated.Secret
+	ok.mu.Unlock()
+	if st, b := send(t, http.MethodPost, base+"/api/v1/webhooks/ci/ping", admin, "", nil); st != http.StatusOK || !strings.Contains(string(b), `"state":"delivered"`) {
+		t.Errorf("ping after rotation: %d %s", st, b)
+	}
+	if st, b := send(t, http.MethodGet, base+"/api/v1/webhooks/ci", admin, "", nil); st != http.StatusOK || strings.Contains(string(b), rotated.Secret) {
+		t.Errorf("GET /api/v1/webhooks/ci: %d %s", st, b)
+	}
+
 	for _, r := range []*hookReceiver{ok, down, pulls, scans} {
 		r.mu.Lock()
 		if len(r.bad) > 0 {
@@ -208,7 +230,8 @@ func TestWebhooksFromARealServer(t *testing.T) {
 	eventually(t, "the audit records", func() bool {
 		created := auditQuery(t, base, "action=webhook.created", admin).Records
 		deleted := auditQuery(t, base, "action=webhook.deleted", admin).Records
-		return len(created) == 4 && created[0].Actor == "admin" && len(deleted) == 1 && deleted[0].Reference == "down"
+		updated := auditQuery(t, base, "action=webhook.updated", admin).Records
+		return len(created) == 4 && created[0].Actor == "admin" && len(deleted) == 1 && deleted[0].Reference == "down" && len(updated) == 1
 	})
 	for _, r := range auditQuery(t, base, "action=webhook.created", admin).Records {
 		if strings.Contains(string(r.Detail), "whsec_") {
