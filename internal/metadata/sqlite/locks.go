@@ -37,6 +37,7 @@ func (s *Store) SetLock(ctx context.Context, l metadata.Lock) error {
 		return insertEvent(ctx, tx, metadata.Event{Type: metadata.EventLockSet, Repo: l.Repo, Tag: l.Tag, Digest: l.Digest,
 			Actor: metadata.ActorFrom(ctx), At: now})
 	})
+	s.locks.invalidate() // even on error: whether it committed is not known
 	if err != nil {
 		return fmt.Errorf("setting lock on %s: %w", l.Repo, err)
 	}
@@ -56,6 +57,7 @@ func (s *Store) ClearLock(ctx context.Context, repo, tag string, d digest.Digest
 		return insertEvent(ctx, tx, metadata.Event{Type: metadata.EventLockCleared, Repo: repo, Tag: tag, Digest: d,
 			Actor: metadata.ActorFrom(ctx), At: s.now()})
 	})
+	s.locks.invalidate()
 	if err != nil {
 		return fmt.Errorf("clearing lock on %s: %w", repo, err)
 	}
@@ -65,9 +67,15 @@ func (s *Store) ClearLock(ctx context.Context, repo, tag string, d digest.Digest
 // maxLocks bounds one ListLocks answer; locks are set by hand.
 const maxLocks = 100000
 
-// ListLocks returns the locks of repo, or of every repository.
+// ListLocks returns the locks of repo, or of every repository. One
+// repository's are served from memory until a lock changes.
 func (s *Store) ListLocks(ctx context.Context, repo string) ([]metadata.Lock, error) {
-	return scanLocks(ctx, s.r, repo)
+	if repo == "" {
+		return scanLocks(ctx, s.r, repo)
+	}
+	return s.locks.listLocks(ctx, repo, func(ctx context.Context, repo string) ([]metadata.Lock, error) {
+		return scanLocks(ctx, s.r, repo)
+	})
 }
 
 // ManifestTags returns the tags of a manifest in bytewise order.

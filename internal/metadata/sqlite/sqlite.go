@@ -42,6 +42,7 @@ type Store struct {
 	writes       map[string]*sql.Stmt // prepared on w, see wtx
 	manifestStmt *sql.Stmt
 	taggedStmt   *sql.Stmt
+	locks        lockCache // ListLocks per repository (lockcache.go)
 
 	now func() time.Time
 }
