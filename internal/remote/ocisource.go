@@ -423,10 +423,12 @@ func ProbeDeleteMode(ctx context.Context, c *Client, repo string) (DeleteMode, e
 	switch {
 	case err == nil, errors.As(err, &se) && se.Status == http.StatusNotFound:
 		return DeleteUntag, nil
-	case errors.As(err, &se):
-		return DeleteDigest, nil
+	case ctx.Err() != nil:
+		return "", err
 	}
-	return "", err
+	// Refused, unauthorised or unreachable for deletes: a dry run can
+	// still plan, and a real run must not assume it can untag.
+	return DeleteDigest, nil
 }
 
 // SetMode sets how tags are deleted, once it has been probed.
