@@ -33,7 +33,7 @@ func ParseTokenGrant(s string) (metadata.TokenGrant, error) {
 	if err := ValidTokenGrant(g); err != nil {
 		return metadata.TokenGrant{}, fmt.Errorf("grant %q: %w", s, err)
 	}
-	return normalizeTokenGrant(g), nil
+	return NormalizeTokenGrant(g), nil
 }
 
 // ValidTokenGrant checks the pattern and that every action is known.
@@ -52,8 +52,8 @@ func ValidTokenGrant(g metadata.TokenGrant) error {
 	return nil
 }
 
-// normalizeTokenGrant orders the actions as TokenActions and drops repeats.
-func normalizeTokenGrant(g metadata.TokenGrant) metadata.TokenGrant {
+// NormalizeTokenGrant orders the actions as TokenActions and drops repeats.
+func NormalizeTokenGrant(g metadata.TokenGrant) metadata.TokenGrant {
 	var acts []string
 	for _, a := range TokenActions {
 		if slices.Contains(g.Actions, a) {

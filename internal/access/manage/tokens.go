@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
 	"time"
 
 	"github.com/berth-registry/berth/internal/access/authn"
@@ -194,8 +193,7 @@ func (s *Tokens) validate(req CreateRequest) (*metadata.ScopedToken, error) {
 		if err := authz.ValidTokenGrant(g); err != nil {
 			return nil, err
 		}
-		g.Actions = slices.Compact(slices.Clone(g.Actions))
-		t.Grants = append(t.Grants, g)
+		t.Grants = append(t.Grants, authz.NormalizeTokenGrant(g))
 	}
 	if len(req.CIDRs) > maxCIDRs {
 		return nil, fmt.Errorf("at most %d CIDRs", maxCIDRs)
