@@ -312,6 +312,9 @@ func (w *worker) run(ctx context.Context) {
 // deliverDue attempts the deliveries due now and returns how many.
 func (w *worker) deliverDue(ctx context.Context, log *slog.Logger) (int, error) {
 	sub, err := w.d.store.Webhook(ctx, w.name)
+	if errors.Is(err, metadata.ErrNotFound) {
+		return 0, nil // deleted: the supervisor stops this worker
+	}
 	if err != nil {
 		return 0, err
 	}
