@@ -115,9 +115,15 @@ func Actions(grants []metadata.Grant, repo string) []string {
 	return out
 }
 
-// Allows reports whether grants give action on repo.
+// Allows reports whether grants give action on repo. It runs on every
+// request with Basic credentials, so it allocates nothing.
 func Allows(grants []metadata.Grant, repo, action string) bool {
-	return slices.Contains(Actions(grants, repo), action)
+	for _, g := range grants {
+		if slices.Contains(roleActions[g.Role], action) && Match(g.Pattern, repo) {
+			return true
+		}
+	}
+	return false
 }
 
 // IsAdmin reports whether grants make their holder a registry admin: the
@@ -135,8 +141,18 @@ type Policy struct {
 // AnonymousActions returns what anyone may do on repo: pull if it matches
 // an anonymous-read pattern.
 func (p Policy) AnonymousActions(repo string) []string {
-	if slices.ContainsFunc(p.AnonymousRead, func(pat string) bool { return Match(pat, repo) }) {
+	if p.anonymousRead(repo) {
 		return []string{ActionPull}
 	}
 	return nil
+}
+
+// anonymousRead reports whether repo matches an anonymous-read pattern.
+func (p Policy) anonymousRead(repo string) bool {
+	for _, pat := range p.AnonymousRead {
+		if Match(pat, repo) {
+			return true
+		}
+	}
+	return false
 }

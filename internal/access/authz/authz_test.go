@@ -70,3 +70,23 @@ func TestParseGrant(t *testing.T) {
 		}
 	}
 }
+
+// The checks run on every request: they must not allocate.
+func TestAllowsAllocatesNothing(t *testing.T) {
+	grants := []metadata.Grant{{Pattern: "team/*", Role: RoleReader}, {Pattern: "apps/*", Role: RoleWriter}}
+	pol := Policy{AnonymousRead: []string{"public/*"}}
+	basic := &Principal{Name: "ci", Grants: grants}
+	for name, f := range map[string]func() bool{
+		"grants":          func() bool { return Allows(grants, "apps/web", ActionPush) },
+		"policy, basic":   func() bool { return pol.Allows(basic, "team/app", ActionPull) },
+		"policy, anon":    func() bool { return pol.Allows(nil, "public/base", ActionPull) },
+		"policy, refused": func() bool { return !pol.Allows(basic, "team/app", ActionDelete) },
+	} {
+		if !f() {
+			t.Errorf("%s: wrong answer", name)
+		}
+		if n := testing.AllocsPerRun(100, func() { f() }); n != 0 {
+			t.Errorf("%s: %.0f allocations per check", name, n)
+		}
+	}
+}

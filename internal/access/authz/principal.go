@@ -51,7 +51,7 @@ func (pol Policy) Allows(p *Principal, repo, action string) bool {
 		}
 		return IsAdmin(p.Grants)
 	}
-	if slices.Contains(pol.AnonymousActions(repo), action) {
+	if action == ActionPull && pol.anonymousRead(repo) {
 		return true
 	}
 	switch {

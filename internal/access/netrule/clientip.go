@@ -180,12 +180,18 @@ func parseHost(s string) netip.Addr {
 	if s == "" || len(s) > maxEntryLen {
 		return netip.Addr{}
 	}
+	// Pick the one parser that fits rather than trying them in turn: a
+	// failed parse allocates its error, and this runs for every hop of
+	// every proxied request.
 	var a netip.Addr
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		a = ap.Addr()
-	} else if s[0] == '[' && s[len(s)-1] == ']' {
+	switch {
+	case s[0] == '[' && s[len(s)-1] == ']':
 		a, _ = netip.ParseAddr(s[1 : len(s)-1])
-	} else {
+	case s[0] == '[' || strings.Count(s, ":") == 1: // [v6]:port or v4:port
+		if ap, err := netip.ParseAddrPort(s); err == nil {
+			a = ap.Addr()
+		}
+	default:
 		a, _ = netip.ParseAddr(s)
 	}
 	if !a.IsValid() || a.Zone() != "" {
