@@ -26,6 +26,9 @@ type Auth struct {
 	AnonymousRead List `yaml:"anonymous_read"`
 	// TokenTTL is the lifetime of registry tokens from /token.
 	TokenTTL time.Duration `yaml:"token_ttl"`
+	// RefreshTokenTTL is the lifetime of refresh tokens (docker's
+	// identity tokens); 0 means 30 days.
+	RefreshTokenTTL time.Duration `yaml:"refresh_token_ttl"`
 	// Realm is the token endpoint URL put in challenges; empty means
 	// <scheme>://<Host of the request>/token.
 	Realm string `yaml:"realm"`
@@ -96,6 +99,7 @@ func accessKeys() []Key {
 		boolean("auth.allow_anonymous", "allow listening on a non-loopback address without authentication", func(c *Config) *bool { return &c.Auth.AllowAnonymous }),
 		list("auth.anonymous_read", "repository patterns anyone may pull, comma-separated, e.g. public/*", func(c *Config) *List { return &c.Auth.AnonymousRead }),
 		duration("auth.token_ttl", "lifetime of registry tokens issued by /token", func(c *Config) *time.Duration { return &c.Auth.TokenTTL }),
+		duration("auth.refresh_token_ttl", "lifetime of refresh tokens (docker identity tokens) issued by /token; 0s means 720h", func(c *Config) *time.Duration { return &c.Auth.RefreshTokenTTL }),
 		str("auth.realm", "token endpoint URL in challenges (default <scheme>://<request host>/token)", func(c *Config) *string { return &c.Auth.Realm }),
 		str("auth.service", "service name in challenges and the token audience", func(c *Config) *string { return &c.Auth.Service }),
 		str("network.default_action", "allow or deny clients matched by neither network.allow nor network.deny", func(c *Config) *string { return &c.Network.DefaultAction }),
@@ -117,6 +121,9 @@ func (c Config) validateAccess() []error {
 	}
 	if c.Auth.TokenTTL < time.Minute || c.Auth.TokenTTL > time.Hour {
 		bad("auth.token_ttl", errors.New("must be between 1m and 1h"))
+	}
+	if d := c.Auth.RefreshTokenTTL; d != 0 && (d < time.Hour || d > 90*24*time.Hour) {
+		bad("auth.refresh_token_ttl", errors.New("must be 0s (720h) or between 1h and 2160h"))
 	}
 	if c.Auth.Service == "" || strings.ContainsAny(c.Auth.Service, "\"\\ ") {
 		bad("auth.service", errors.New("must be a non-empty name without spaces or quotes"))

@@ -71,7 +71,7 @@ func (s *Server) openAccess(ctx context.Context, users metadata.Users) (*access,
 	}
 	a.auth.Observer = a
 	a.tokens = &authn.TokenEndpoint{Auth: a.auth, Issuer: token.NewIssuer(keys, tokenIssuer, a.svc),
-		Policy: a.policy, TTL: s.cfg.Auth.TokenTTL, Log: s.log}
+		Policy: a.policy, TTL: s.cfg.Auth.TokenTTL, RefreshTTL: s.cfg.Auth.RefreshTokenTTL, Log: s.log}
 	if st, ok := users.(metadata.ScopedTokens); ok {
 		a.auth.Tokens = st
 		a.manage = &manage.Handler{Tokens: &manage.Tokens{Store: st, Users: users}, Keys: keys, Log: s.log, Audit: a.auditChange}
