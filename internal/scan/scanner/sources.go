@@ -16,7 +16,8 @@ import (
 )
 
 // Sources are the vulnerability database sources a server scans with: the
-// configured ones (scan.db) and the zips imported through the API, kept in
+// configured ones (scan.db) and the files (OSV zips, Trivy databases)
+// imported through the API, kept in
 // a directory so that they survive a restart. An imported zip is named; a
 // new import under the same name replaces it (a newer Debian-all.zip).
 type Sources struct {
@@ -58,19 +59,27 @@ func (s *Sources) Paths(ctx context.Context) ([]string, error) {
 		}
 		out = append(out, c)
 	}
-	imported, err := filepath.Glob(filepath.Join(s.dir, "*.zip"))
+	entries, err := os.ReadDir(s.dir)
 	if err != nil {
 		return nil, err
+	}
+	var imported []string
+	for _, e := range entries {
+		if e.Type().IsRegular() && validImportName.MatchString(e.Name()) {
+			imported = append(imported, filepath.Join(s.dir, e.Name()))
+		}
 	}
 	slices.Sort(imported)
 	return append(out, imported...), nil
 }
 
-// validImportName is a file name without directories, ending in .zip.
-var validImportName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\.zip$`)
+// validImportName is a file name without directories: an OSV zip, a
+// Trivy database or the Trivy database layer.
+var validImportName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\.(zip|db|tar\.gz)$`)
 
-// ErrImportName means an import's name is not a plain *.zip file name.
-var ErrImportName = errors.New("an import is named like Debian-all.zip: letters, digits, '.', '_', '-', ending in .zip")
+// ErrImportName means an import's name is not a plain file name of a kind
+// the import reads.
+var ErrImportName = errors.New("an import is named like Debian-all.zip, trivy.db or trivy-db.tar.gz: letters, digits, '.', '_', '-', ending in .zip, .db or .tar.gz")
 
 // Import stores the zip read from r (at most max bytes) as name, then calls
 // apply, which loads the database with it and swaps it in. If apply fails,

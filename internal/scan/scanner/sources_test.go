@@ -65,7 +65,7 @@ func TestSourcesImport(t *testing.T) {
 		{"same name replaces", "Debian-all.zip", v2, 1 << 20, false, nil, base.Len() + 2},
 		{"failed reload puts the previous zip back", "Debian-all.zip", v1, 1 << 20, true, errors.New("boom"), base.Len() + 2},
 		{"a name with a directory is refused", "../x.zip", v1, 1 << 20, false, scanner.ErrImportName, base.Len() + 2},
-		{"a name that is not a zip is refused", "Debian", v1, 1 << 20, false, scanner.ErrImportName, base.Len() + 2},
+		{"a name that is not a database file is refused", "Debian.json", v1, 1 << 20, false, scanner.ErrImportName, base.Len() + 2},
 		{"over the size cap", "Alpine-all.zip", v1, 10, false, vulndb.ErrLimit, base.Len() + 2},
 	}
 	for _, s := range steps {

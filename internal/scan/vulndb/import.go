@@ -12,9 +12,10 @@ import (
 	"strings"
 )
 
-// AddPath imports a directory of OSV JSON files (searched recursively) or an
-// osv.dev-style zip of them, chosen by what path is. The source is named by
-// path.
+// AddPath imports a directory of OSV JSON files (searched recursively), an
+// osv.dev-style zip of them, a Trivy database (trivy.db) or the Trivy
+// database layer (a tar.gz holding trivy.db), chosen by what path is. The
+// source is named by path.
 func (b *Builder) AddPath(ctx context.Context, path string) error {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -22,6 +23,12 @@ func (b *Builder) AddPath(ctx context.Context, path string) error {
 	}
 	if fi.IsDir() {
 		return b.AddDir(ctx, path)
+	}
+	switch sniff(path) {
+	case kindBolt:
+		return b.AddTrivyDB(ctx, path)
+	case kindGzip:
+		return b.AddTrivyArchive(ctx, path)
 	}
 	return b.AddZip(ctx, path)
 }
