@@ -47,7 +47,7 @@ var trivyVulns = map[string]any{
 		"LastModifiedDate": "2024-02-01T17:15:00Z", "References": []string{"https://www.openssl.org/news/secadv/20231024.txt"}},
 	"CVE-2022-32149": map[string]any{"Severity": "HIGH", "PublishedDate": "2022-10-14T15:15:00Z"},
 	"CVE-2021-23337": map[string]any{"Severity": "HIGH", "CVSS": map[string]any{"ghsa": map[string]any{"V3Vector": "CVSS:3.1/AV:N/AC:L/PR:H/UI:N/S:U/C:H/I:H/A:H"}}},
-	"CVE-2010-4756": map[string]any{"Severity": "LOW"},
+	"CVE-2010-4756":  map[string]any{"Severity": "LOW"},
 }
 
 func writeTrivyDB(t *testing.T) string {
