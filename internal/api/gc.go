@@ -23,7 +23,10 @@ type GCService interface {
 
 // UsageMeter measures storage usage; quota.Meter is one.
 type UsageMeter interface {
+	// Usage is the cheap measure, from metadata.
 	Usage(ctx context.Context) (quota.Report, error)
+	// Exact walks the blob store (GET /api/v1/usage?exact=true).
+	Exact(ctx context.Context) (quota.Report, error)
 }
 
 // Storage serves POST /api/v1/gc, GET /api/v1/gc/runs and GET
@@ -125,7 +128,17 @@ func (s *Storage) listRuns(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Storage) getUsage(w http.ResponseWriter, r *http.Request) error {
-	rep, err := s.usage.Usage(r.Context())
+	measure := s.usage.Usage
+	if v := r.URL.Query().Get("exact"); v != "" {
+		exact, err := strconv.ParseBool(v)
+		if err != nil {
+			return badRequest("exact: want true or false")
+		}
+		if exact {
+			measure = s.usage.Exact
+		}
+	}
+	rep, err := measure(r.Context())
 	if err != nil {
 		return err
 	}

@@ -99,7 +99,33 @@ func TestGCCommand(t *testing.T) {
 		!strings.Contains(out.String(), "REPOSITORY") || !strings.Contains(out.String(), "Stored: 1 blobs, 11 B") {
 		t.Errorf("usage table: %s", out.String())
 	}
+	out.Reset()
+	if code := run(context.Background(), []string{"usage", "--data-dir", dir, "--exact"}, &out, &errb, noEnv); code != ExitOK ||
+		!strings.Contains(out.String(), "Stored: 1 blobs, 11 B") {
+		t.Errorf("usage --exact after gc: %s", out.String())
+	}
 	if code := run(context.Background(), []string{"gc", "--output", "yaml", "--data-dir", dir}, &out, &errb, noEnv); code != ExitUsage {
 		t.Errorf("bad --output: exit %d", code)
+	}
+}
+
+// TestUsageExact reads usage from metadata by default and walks the blob
+// store with --exact, which also counts the file nothing links.
+func TestUsageExact(t *testing.T) {
+	dir := seedDataDir(t)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"usage", "--data-dir", dir}, "Stored: 1 blobs, 11 B"},
+		{[]string{"usage", "--data-dir", dir, "--exact"}, "Stored: 2 blobs, 18 B"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args[3:], " "), func(t *testing.T) {
+			var out, errb bytes.Buffer
+			if code := run(context.Background(), tt.args, &out, &errb, noEnv); code != ExitOK || !strings.Contains(out.String(), tt.want) {
+				t.Errorf("exit %d, output %q, want %q", code, out.String()+errb.String(), tt.want)
+			}
+		})
 	}
 }

@@ -1,6 +1,9 @@
 package metadata
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // TrashUsage measures what the recycle bin holds: trashed manifests and
 // the blobs only trashed manifests reference, which is what emptying the
@@ -29,4 +32,22 @@ type RepoTrash struct {
 	// Bytes is the trashed manifests' own size plus the blobs (config,
 	// layers) that no live manifest of any repository references.
 	Bytes int64 `json:"bytes"`
+}
+
+// LinkTotals sums the distinct blobs repositories link, for usage reports
+// that must not walk the blob store on every request.
+type LinkTotals interface {
+	// LinkTotals returns the distinct linked blobs and, among them, those
+	// garbage collection would delete at cutoff: referenced by no
+	// manifest (trashed or not) and last linked before cutoff.
+	LinkTotals(ctx context.Context, cutoff time.Time) (LinkCount, error)
+}
+
+// LinkCount counts distinct linked blobs.
+type LinkCount struct {
+	Blobs        int
+	Bytes        int64
+	Unreferenced int
+	// UnreferencedBytes is what gc would free among linked blobs.
+	UnreferencedBytes int64
 }

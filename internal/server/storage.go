@@ -40,7 +40,7 @@ func newStorageServices(cfg config.Config, blobs *fsblob.Store, meta *sqlite.Sto
 			return nil, err
 		}
 	}
-	st.meter = quota.Meter{Blobs: blobs, Links: meta, Limiter: st.limiter, Reclaimer: col, Grace: cfg.GC.GracePeriod, Trash: meta}
+	st.meter = quota.Meter{Blobs: blobs, Links: meta, Limiter: st.limiter, Reclaimer: col, Grace: cfg.GC.GracePeriod, Trash: meta, Totals: meta}
 	return st, nil
 }
 

@@ -18,11 +18,14 @@ type Links interface {
 
 // Report is the registry's storage usage.
 type Report struct {
-	// StoredBytes and StoredBlobs are what the blob store holds, walked.
+	// StoredBytes and StoredBlobs are what the blob store holds: the
+	// distinct linked blobs, or, when Exact, a walk of the store, which
+	// also finds files no repository links (left by a deleted
+	// repository or a crash, until gc takes them).
 	StoredBytes int64 `json:"storedBytes"`
 	StoredBlobs int   `json:"storedBlobs"`
-	// ReclaimableBytes is what garbage collection would free now; the
-	// caller fills it from a dry run.
+	// ReclaimableBytes is what garbage collection would free now: linked
+	// blobs no manifest references, or, when Exact, a gc dry run.
 	ReclaimableBytes int64       `json:"reclaimableBytes"`
 	ReclaimableBlobs int         `json:"reclaimableBlobs"`
 	Repositories     []RepoUsage `json:"repositories"`
@@ -32,6 +35,10 @@ type Report struct {
 	// bytes until the bin is emptied and gc runs.
 	TrashBytes     int64 `json:"trashBytes"`
 	TrashManifests int   `json:"trashManifests"`
+
+	// Exact says the stored and reclaimable figures come from walking
+	// the blob store rather than from metadata.
+	Exact bool `json:"exact"`
 }
 
 // RepoUsage is one repository's share. Unique bytes are in blobs no other
@@ -55,7 +62,7 @@ type Reclaimer interface {
 	Reclaimable(ctx context.Context, grace time.Duration) (blobs int, bytes int64, err error)
 }
 
-// Meter measures usage; its fields but Blobs and Links may be nil.
+// Meter measures usage; its fields but Links may be nil.
 type Meter struct {
 	Blobs     storage.Walker
 	Links     Links
@@ -63,10 +70,45 @@ type Meter struct {
 	Reclaimer Reclaimer
 	Grace     time.Duration
 	Trash     metadata.TrashUsage
+	// Totals, when set, makes Usage read the stored and reclaimable
+	// figures from metadata (two index scans) instead of walking the
+	// blob store and running a gc dry run; Exact still walks.
+	Totals metadata.LinkTotals
+	// Now is the clock for the grace cutoff; nil is time.Now.
+	Now func() time.Time
 }
 
-// Usage measures now, reclaimable bytes included when a Reclaimer is set.
+// Usage measures now: from metadata when Totals is set, else as Exact.
 func (m Meter) Usage(ctx context.Context) (Report, error) {
+	if m.Totals == nil {
+		return m.Exact(ctx)
+	}
+	r, err := links(ctx, m.Links, m.Limiter)
+	if err == nil && m.Trash != nil {
+		err = addTrash(ctx, m.Trash, &r)
+	}
+	if err != nil {
+		return r, err
+	}
+	now := time.Now
+	if m.Now != nil {
+		now = m.Now
+	}
+	t, err := m.Totals.LinkTotals(ctx, now().Add(-m.Grace))
+	if err != nil {
+		return r, fmt.Errorf("measuring usage: %w", err)
+	}
+	r.StoredBlobs, r.StoredBytes = t.Blobs, t.Bytes
+	r.ReclaimableBlobs, r.ReclaimableBytes = t.Unreferenced, t.UnreferencedBytes
+	return r, nil
+}
+
+// Exact measures by walking the blob store, reclaimable bytes included
+// (from a gc dry run) when a Reclaimer is set.
+func (m Meter) Exact(ctx context.Context) (Report, error) {
+	if m.Blobs == nil {
+		return Report{}, fmt.Errorf("measuring usage: no blob store to walk")
+	}
 	r, err := Measure(ctx, m.Blobs, m.Links, m.Limiter)
 	if err == nil && m.Trash != nil {
 		err = addTrash(ctx, m.Trash, &r)
@@ -81,15 +123,26 @@ func (m Meter) Usage(ctx context.Context) (Report, error) {
 }
 
 // Measure walks the blob store and the links. limiter may be nil.
-func Measure(ctx context.Context, blobs storage.Walker, links Links, limiter *Limiter) (Report, error) {
-	var r Report
-	if err := blobs.Walk(ctx, func(_ digest.Digest, size int64) error {
-		r.StoredBlobs++
-		r.StoredBytes += size
+func Measure(ctx context.Context, blobs storage.Walker, ls Links, limiter *Limiter) (Report, error) {
+	var (
+		n    int
+		size int64
+	)
+	if err := blobs.Walk(ctx, func(_ digest.Digest, sz int64) error {
+		n++
+		size += sz
 		return nil
 	}); err != nil {
-		return r, fmt.Errorf("measuring usage: %w", err)
+		return Report{}, fmt.Errorf("measuring usage: %w", err)
 	}
+	r, err := links(ctx, ls, limiter)
+	r.StoredBlobs, r.StoredBytes, r.Exact = n, size, true
+	return r, err
+}
+
+// links reads the per-repository figures from the links.
+func links(ctx context.Context, links Links, limiter *Limiter) (Report, error) {
+	var r Report
 	type link struct {
 		d    digest.Digest
 		size int64

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/berth-registry/berth/internal/metadata"
 )
@@ -74,4 +75,25 @@ func (s *Store) TrashUsage(ctx context.Context) (metadata.TrashReport, error) {
 		return rep, fmt.Errorf("measuring blobs of the recycle bin: %w", err)
 	}
 	return rep, nil
+}
+
+var _ metadata.LinkTotals = (*Store)(nil)
+
+// linkTotalsSQL groups links by digest on repo_blobs_by_digest and asks
+// manifest_blobs_by_blob whether anything references each: one index
+// pass, where a walk of the blob store stats every file. Its liveness
+// rule is gc's (liveBlobSQL) with cutoff bound once.
+const linkTotalsSQL = `SELECT COUNT(*), COALESCE(SUM(size), 0),
+	COALESCE(SUM(dead), 0), COALESCE(SUM(dead * size), 0)
+FROM (SELECT MAX(size) AS size,
+	(MAX(linked_at) < ? AND NOT EXISTS (SELECT 1 FROM manifest_blobs mb WHERE mb.blob = rb.digest)) AS dead
+	FROM repo_blobs rb GROUP BY digest)`
+
+// LinkTotals sums distinct linked blobs and those gc would free.
+func (s *Store) LinkTotals(ctx context.Context, cutoff time.Time) (metadata.LinkCount, error) {
+	var t metadata.LinkCount
+	if err := s.r.QueryRowContext(ctx, linkTotalsSQL, nanos(cutoff)).Scan(&t.Blobs, &t.Bytes, &t.Unreferenced, &t.UnreferencedBytes); err != nil {
+		return t, fmt.Errorf("summing linked blobs: %w", err)
+	}
+	return t, nil
 }
