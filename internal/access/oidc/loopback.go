@@ -1,0 +1,65 @@
+package oidc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+)
+
+// LoopbackLogin runs the CLI login (RFC 8252): it listens on 127.0.0.1 on
+// a free port, calls show with the URL the user must open, waits for the
+// issuer to redirect the browser back, and returns the verified identity
+// and the raw ID token. A callback with a wrong state is answered and
+// ignored, so a stray request cannot end the login.
+func LoopbackLogin(ctx context.Context, p *Provider, show func(url string)) (*Identity, string, error) {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", fmt.Errorf("oidc: loopback listener: %w", err)
+	}
+	f, err := NewFlow(fmt.Sprintf("http://%s/callback", ln.Addr()))
+	if err != nil {
+		ln.Close()
+		return nil, "", err
+	}
+	type result struct {
+		id  *Identity
+		raw string
+		err error
+	}
+	done := make(chan result, 1)
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if r.URL.Path != "/callback" || q.Get("state") != f.State {
+			http.Error(w, "not this login", http.StatusBadRequest)
+			return
+		}
+		var res result
+		if e := q.Get("error"); e != "" {
+			res.err = fmt.Errorf("oidc: the identity provider refused: %.100q", e)
+		} else {
+			res.id, res.raw, res.err = p.Exchange(r.Context(), f, q.Get("state"), q.Get("code"))
+		}
+		if res.err != nil {
+			http.Error(w, "login failed; see the terminal", http.StatusUnauthorized)
+		} else {
+			_, _ = io.WriteString(w, "Logged in to Berth. You may close this window.\n")
+		}
+		select {
+		case done <- res:
+		default:
+		}
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	show(p.AuthURL(f))
+	select {
+	case res := <-done:
+		return res.id, res.raw, res.err
+	case <-ctx.Done():
+		return nil, "", errors.Join(errors.New("oidc: login not completed"), ctx.Err())
+	}
+}
