@@ -95,6 +95,10 @@ type Browse interface {
 	// TopVulns returns up to n vulnerability ids by the number of live
 	// images affected, most first; CVE ids are preferred when any exist.
 	TopVulns(ctx context.Context, patterns []string, n int) ([]VulnCount, error)
+	// AffectedSample returns up to n live images, in no particular order,
+	// whose stored scan has the vulnerability id (or alias) id; cheap
+	// however many there are. Tags are not filled in.
+	AffectedSample(ctx context.Context, id string, patterns []string, n int) ([]AffectedImage, error)
 	// ScanBadges returns the badges of the digests that have a stored scan.
 	ScanBadges(ctx context.Context, ds []digest.Digest) (map[digest.Digest]ScanBadge, error)
 }

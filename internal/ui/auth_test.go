@@ -67,6 +67,10 @@ func TestSignInAndGrants(t *testing.T) {
 	checkPage(t, "alice image", r, 200, "DEBIAN-CVE-2099-0001", "none you can see")
 	lacks(t, "alice image", r, "other/lib")
 
+	r = alice.get("/ui/vulnerabilities/CVE-2099-0001")
+	checkPage(t, "alice vulnerability", r, 200, "team/app")
+	lacks(t, "alice vulnerability", r, "other/lib")
+
 	root := signIn(t, base, "root", "root-password-1")
 	r = root.get("/ui/")
 	checkPage(t, "root home", r, 200, `href="/ui/access"`, "Reclaimable by GC")

@@ -22,7 +22,8 @@ import (
 const maxConfigBytes = 1 << 20
 
 // maxAffectedLookups bounds the "other images" queries per page: one per
-// finding shown, the first this many; a filter narrows to the rest.
+// finding shown, the first this many; a filter narrows to the rest. Each
+// is a sample (AffectedSample); the vulnerability page lists them all.
 const maxAffectedLookups = 200
 
 // othersShown is how many other affected images a finding lists.
@@ -186,14 +187,17 @@ func (u *UI) groupFindings(r *http.Request, data *imageData) error {
 			if looked < maxAffectedLookups {
 				looked++
 				row.Looked = true
-				aff, err := u.opts.Store.AffectedBy(r.Context(), f.ID, metadata.Page{N: 4 * othersShown})
+				aff, err := u.opts.Store.AffectedSample(r.Context(), f.ID, v.patterns, 2*othersShown+2)
 				if err != nil {
 					return err
 				}
+				seen := map[string]bool{data.Repo + "@" + data.Digest.String(): true}
 				for _, a := range aff {
-					if (a.Repo == data.Repo && a.Digest == data.Digest) || !v.CanPull(a.Repo) {
+					k := a.Repo + "@" + a.Digest.String()
+					if seen[k] {
 						continue
 					}
+					seen[k] = true
 					if len(row.Others) == othersShown {
 						row.MoreOther = true
 						break

@@ -129,6 +129,9 @@ func TestPagesAuthOff(t *testing.T) {
 	}
 	checkPage(t, "bad SBOM format", b.get(img+"/sbom?format=sarif"), 400)
 
+	r = b.get("/ui/vulnerabilities/CVE-2099-0001")
+	checkPage(t, "vulnerability", r, 200, "Images affected by CVE-2099-0001", `href="/ui/repositories/other/lib/-/images/`+lib.String(),
+		`href="/ui/repositories/team/app/-/images/`+v1.String(), "amd, v1")
 	checkPage(t, "index", b.get("/ui/repositories/team/app/-/images/"+idx.String()), 200, "Platforms", "linux/arm64/v8", children[1].String()[:19])
 	checkPage(t, "referrer", b.get("/ui/repositories/team/app/-/images/"+ref.String()), 200, "application/spdx+json", "refers to")
 

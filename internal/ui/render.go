@@ -104,6 +104,7 @@ var funcs = template.FuncMap{
 	"lower":    strings.ToLower,
 	"repoURL":  repoURL,
 	"imageURL": imageURL,
+	"vulnURL":  func(id string) string { return "/ui/vulnerabilities/" + url.PathEscape(id) },
 	"join":     strings.Join,
 	"add":      func(a, b int) int { return a + b },
 	"sevClass": func(s string) string { return "sev sev-" + strings.ToLower(s) },

@@ -224,6 +224,37 @@ func (s *Store) TopVulns(ctx context.Context, patterns []string, n int) ([]metad
 	return out, nil
 }
 
+// AffectedSample stops at n rows: no ordering, so no full scan of a
+// widespread id's images.
+func (s *Store) AffectedSample(ctx context.Context, id string, patterns []string, n int) ([]metadata.AffectedImage, error) {
+	where, args := repoFilter("", patterns)
+	rows, err := s.r.QueryContext(ctx, `SELECT r.name, v.digest, v.package, v.severity
+		FROM scan_vulns v
+		JOIN manifests m ON m.digest = v.digest AND m.trashed_at = 0
+		JOIN repositories r ON r.id = m.repo_id
+		WHERE v.vuln_id = ? AND `+where+` LIMIT ?`, append(append([]any{id}, args...), n)...)
+	if err != nil {
+		return nil, fmt.Errorf("sampling images affected by %s: %w", id, err)
+	}
+	defer rows.Close()
+	out := []metadata.AffectedImage{}
+	for rows.Next() {
+		var (
+			a metadata.AffectedImage
+			d string
+		)
+		if err := rows.Scan(&a.Repo, &d, &a.Package, &a.Severity); err != nil {
+			return nil, fmt.Errorf("sampling images affected by %s: %w", id, err)
+		}
+		a.Digest = digest.Digest(d)
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sampling images affected by %s: %w", id, err)
+	}
+	return out, nil
+}
+
 // ScanBadges reads the status and highest severity of each digest's scan;
 // an index's highest comes from its children's findings.
 func (s *Store) ScanBadges(ctx context.Context, ds []digest.Digest) (map[digest.Digest]metadata.ScanBadge, error) {
