@@ -17,6 +17,7 @@ func (u *UI) routes() []route {
 		{"GET /ui/{$}", "home", u.browsing(u.home)},
 		{"GET /ui/repositories", "repos", u.browsing(u.repos)},
 		{"GET /ui/repositories/{path...}", "repo", u.browsing(u.repoOrImage)},
+		{"GET /ui/vulnerabilities/{id}", "vuln", u.browsing(u.vuln)},
 		{"GET /ui/signin", "signin", http.HandlerFunc(u.signinForm)},
 		{"POST /ui/signin", "signin", http.HandlerFunc(u.signin)},
 		{"POST /ui/signout", "", http.HandlerFunc(u.signout)},
