@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -34,6 +35,21 @@ type Auth struct {
 	Realm string `yaml:"realm"`
 	// Service is the service name in challenges and the token audience.
 	Service string `yaml:"service"`
+	// OIDC configures login through an OpenID Connect issuer.
+	OIDC OIDC `yaml:"oidc"`
+}
+
+// OIDC names an OpenID Connect issuer whose users log in to Berth
+// (docs/access.md#oidc-login). An empty Issuer turns it off.
+type OIDC struct {
+	Issuer   string `yaml:"issuer"`
+	ClientID string `yaml:"client_id"`
+	// ClientSecretFile holds the client secret of a confidential client.
+	ClientSecretFile string `yaml:"client_secret_file"`
+	// UsernameClaim picks the account: email, preferred_username or sub.
+	UsernameClaim string `yaml:"username_claim"`
+	// RedirectURL is the browser callback (<external URL>/auth/oidc/callback).
+	RedirectURL string `yaml:"redirect_url"`
 }
 
 // Network holds the client-address rules applied before authentication.
@@ -102,6 +118,11 @@ func accessKeys() []Key {
 		duration("auth.refresh_token_ttl", "lifetime of refresh tokens (docker identity tokens) issued by /token; 0s means 720h", func(c *Config) *time.Duration { return &c.Auth.RefreshTokenTTL }),
 		str("auth.realm", "token endpoint URL in challenges (default <scheme>://<request host>/token)", func(c *Config) *string { return &c.Auth.Realm }),
 		str("auth.service", "service name in challenges and the token audience", func(c *Config) *string { return &c.Auth.Service }),
+		str("auth.oidc.issuer", "OpenID Connect issuer URL whose users may log in (empty: off)", func(c *Config) *string { return &c.Auth.OIDC.Issuer }),
+		str("auth.oidc.client_id", "client ID registered with the OIDC issuer", func(c *Config) *string { return &c.Auth.OIDC.ClientID }),
+		str("auth.oidc.client_secret_file", "file holding the OIDC client secret (empty: a public client with PKCE)", func(c *Config) *string { return &c.Auth.OIDC.ClientSecretFile }),
+		str("auth.oidc.username_claim", "ID token claim naming the Berth account: email, preferred_username or sub", func(c *Config) *string { return &c.Auth.OIDC.UsernameClaim }),
+		str("auth.oidc.redirect_url", "browser login callback URL registered with the issuer, <external URL>/auth/oidc/callback", func(c *Config) *string { return &c.Auth.OIDC.RedirectURL }),
 		str("network.default_action", "allow or deny clients matched by neither network.allow nor network.deny", func(c *Config) *string { return &c.Network.DefaultAction }),
 		list("network.allow", "client CIDR prefixes or addresses admitted, comma-separated", func(c *Config) *List { return &c.Network.Allow }),
 		list("network.deny", "client CIDR prefixes or addresses refused, comma-separated", func(c *Config) *List { return &c.Network.Deny }),
@@ -131,6 +152,7 @@ func (c Config) validateAccess() []error {
 	if r := c.Auth.Realm; r != "" && !strings.HasPrefix(r, "http://") && !strings.HasPrefix(r, "https://") {
 		bad("auth.realm", fmt.Errorf("want an http:// or https:// URL, got %q", r))
 	}
+	errs = append(errs, c.Auth.OIDC.validate()...)
 	if _, err := c.Network.Spec().Rules(); err != nil {
 		bad("network", err)
 	}
@@ -154,4 +176,35 @@ func loopbackListen(addr string) bool {
 	}
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.IsLoopback()
+}
+
+// validate checks the OIDC keys when an issuer is set: HTTPS, or HTTP on
+// a loopback host (a test issuer); a client ID; a known claim.
+func (o OIDC) validate() []error {
+	var errs []error
+	bad := func(key string, err error) { errs = append(errs, &FieldError{Key: key, Err: err}) }
+	switch o.UsernameClaim {
+	case "", "email", "preferred_username", "sub":
+	default:
+		bad("auth.oidc.username_claim", fmt.Errorf("%q: want email, preferred_username or sub", o.UsernameClaim))
+	}
+	if o.Issuer == "" {
+		return errs
+	}
+	u, err := url.Parse(o.Issuer)
+	switch {
+	case err != nil || u.Host == "":
+		bad("auth.oidc.issuer", fmt.Errorf("%q is not a URL", o.Issuer))
+	case u.Scheme != "https" && !(u.Scheme == "http" && loopbackHost(u.Hostname())):
+		bad("auth.oidc.issuer", fmt.Errorf("%q: want https:// (http:// only on a loopback address)", o.Issuer))
+	}
+	if o.ClientID == "" {
+		bad("auth.oidc.client_id", errors.New("required with auth.oidc.issuer"))
+	}
+	return errs
+}
+
+func loopbackHost(host string) bool {
+	ip, err := netip.ParseAddr(host)
+	return host == "localhost" || (err == nil && ip.IsLoopback())
 }

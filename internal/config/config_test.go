@@ -84,6 +84,8 @@ func TestEveryKeyFromEveryLayer(t *testing.T) {
 		"server.shutdown_timeout": "5s", "server.max_header_bytes": "64KiB", "metrics.enabled": "false",
 		"auth.enabled": "true", "auth.allow_anonymous": "false", "auth.anonymous_read": "public/*,lib/x",
 		"auth.token_ttl": "10m0s", "auth.refresh_token_ttl": "48h0m0s", "auth.realm": "https://r.example/token", "auth.service": "reg",
+		"auth.oidc.issuer": "https://id.example", "auth.oidc.client_id": "berth", "auth.oidc.client_secret_file": "/s",
+		"auth.oidc.username_claim": "sub", "auth.oidc.redirect_url": "https://r.example/auth/oidc/callback",
 		"network.default_action": "deny", "network.allow": "10.0.0.0/8,192.0.2.1", "network.deny": "10.66.0.0/16",
 		"network.trusted_proxies": "127.0.0.3",
 		"lifecycle.trash_days":    "3",
