@@ -131,7 +131,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("building management API: %w", err)
 	}
-	if s.ui, err = s.openUI(db); err != nil {
+	if s.ui, err = s.openUI(db, netRules); err != nil {
 		return fmt.Errorf("building web UI: %w", err)
 	}
 	if s.cfg.Metrics.Enabled {
@@ -194,6 +194,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	stopEvents := s.startEvents(ctx)
 	stopWebhooks := s.startWebhooks(ctx)
 	stopScan := s.scan.start(ctx)
+	stopUsage := s.startUsageHistory(ctx)
 
 	var serveErr error
 	select {
@@ -226,6 +227,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	if err := s.registry.Close(closeCtx); err != nil {
 		errs = append(errs, fmt.Errorf("closing registry: %w", err))
 	}
+	stopUsage()
 	stopGC() // a scheduled run ends before its stores close
 	stopEvents()
 	stopWebhooks()

@@ -1,14 +1,17 @@
 package server
 
 import (
+	"github.com/berth-registry/berth/internal/lifecycle/quota"
 	"github.com/berth-registry/berth/internal/metadata/sqlite"
 	"github.com/berth-registry/berth/internal/ui"
 )
 
 // openUI builds the web UI over the server's stores; it checks passwords
 // with the same authenticator as the registry and audits sign-ins like
-// any other login.
-func (s *Server) openUI(db *sqlite.Store) (*ui.UI, error) {
+// any other login. Its Policies and Access pages change the registry
+// through the same services as the management API, so that validation,
+// caches and audit records are the same whichever way a change comes.
+func (s *Server) openUI(db *sqlite.Store, netRules *networkRules) (*ui.UI, error) {
 	opts := ui.Options{
 		Store:  db,
 		Blobs:  s.blobs,
@@ -16,9 +19,27 @@ func (s *Server) openUI(db *sqlite.Store) (*ui.UI, error) {
 		Policy: s.access.policy,
 		Usage:  s.storage.meter.Usage,
 		Logger: s.log,
+		Manage: ui.Manage{
+			Policies:     db,
+			Planner:      s.policies.Adapter(),
+			Guards:       db,
+			Gates:        db,
+			GateService:  s.gate,
+			Users:        db,
+			NetworkRules: netRules,
+			Webhooks:     s.webhooks,
+			AuditLog:     db,
+			UsageHistory: db,
+			Quotas:       quota.Options{Global: int64(s.cfg.Quota.Global), MinFree: int64(s.cfg.Storage.MinFreeBytes)},
+			FreeBytes:    func() (int64, error) { return quota.FreeBytes(s.cfg.StorageDir()) },
+			Audit:        s.access.auditChange,
+		},
 	}
 	if s.access.auth != nil {
 		opts.Auth, opts.Observer = s.access.auth, s.access
+	}
+	if s.access.manage != nil {
+		opts.Manage.Tokens = s.access.manage.Tokens
 	}
 	return ui.New(opts)
 }

@@ -82,6 +82,9 @@ type Options struct {
 	// store and a GC dry run); the home page caches it for UsageTTL.
 	Usage    func(context.Context) (quota.Report, error)
 	UsageTTL time.Duration
+	// Manage are the services of the Policies, Usage and Access pages
+	// (manage.go); each nil one hides its section.
+	Manage Manage
 	// Observer is told of every sign-in attempt (the audit log).
 	Observer authn.LoginObserver
 	// SSOLoginURL, when set, is offered on the sign-in page.

@@ -1,5 +1,5 @@
 // Berth web UI enhancements. The pages work without this file; it adds
-// the theme toggle and copy buttons. Loaded in <head> so the stored theme
+// the theme toggle, copy buttons and the policy preview in place. Loaded in <head> so the stored theme
 // applies before the first paint.
 (function () {
   "use strict";
@@ -30,6 +30,30 @@
         root.dataset.theme = next;
         try { localStorage.setItem(KEY, next); } catch (e) { /* not kept */ }
         label();
+      });
+    }
+    // Policy preview: swap the plan in place instead of reloading the
+    // page; without this the button submits the form as usual.
+    var preview = document.getElementById("preview-button");
+    var target = document.getElementById("preview");
+    if (preview && target && window.fetch) {
+      preview.addEventListener("click", function (ev) {
+        ev.preventDefault();
+        var form = preview.form;
+        preview.disabled = true;
+        fetch(preview.getAttribute("formaction"), {
+          method: "POST",
+          headers: { "X-Berth-Partial": "1", "Content-Type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams(new FormData(form)),
+          credentials: "same-origin"
+        }).then(function (resp) {
+          return resp.text().then(function (text) {
+            if (!resp.ok) throw new Error("preview failed: " + resp.status);
+            target.innerHTML = text;
+          });
+        }).catch(function (err) {
+          target.textContent = err.message;
+        }).then(function () { preview.disabled = false; });
       });
     }
     document.querySelectorAll("button[data-copy]").forEach(function (btn) {
