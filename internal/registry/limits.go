@@ -23,12 +23,34 @@ type Limiter interface {
 	AdmitManifest(ctx context.Context, repo string) error
 }
 
+// Reserver is a Limiter that can also hold admitted bytes while they are
+// written (*quota.Limiter is one), so that parallel uploads of declared
+// size see each other's bytes.
+type Reserver interface {
+	Reserve(ctx context.Context, repo string, n int64) (release func(), err error)
+}
+
 // admitBlob asks the limiter, if any, before bytes are written.
 func (r *Registry) admitBlob(ctx context.Context, repo string, n int64) error {
 	if r.opts.Limits == nil {
 		return nil
 	}
 	return r.opts.Limits.AdmitBlob(ctx, repo, max(n, 0))
+}
+
+// reserveBlob is admitBlob for bytes about to be written: when the limiter
+// can, the n bytes are reserved until the caller calls release (never
+// nil), once they are written and linked or the upload failed.
+func (r *Registry) reserveBlob(ctx context.Context, repo string, n int64) (release func(), err error) {
+	release = func() {}
+	if res, ok := r.opts.Limits.(Reserver); ok && n > 0 {
+		rel, err := res.Reserve(ctx, repo, n)
+		if err != nil {
+			return release, err
+		}
+		return rel, nil
+	}
+	return release, r.admitBlob(ctx, repo, n)
 }
 
 func (r *Registry) admitManifest(ctx context.Context, repo string) error {

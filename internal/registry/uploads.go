@@ -27,8 +27,13 @@ func (r *Registry) startUpload(w http.ResponseWriter, req *http.Request, rt rout
 		// The blob cannot be mounted: the spec says to start an upload instead.
 	}
 	ctx := req.Context()
-	// A monolithic POST declares its size: refuse before anything is written.
-	if err := r.admitBlob(ctx, rt.name, req.ContentLength); err != nil {
+	// Refuse before anything is written. A monolithic POST's declared size
+	// is admitted, and reserved, where its body is written (appendBody).
+	declared := req.ContentLength
+	if q.Has("digest") {
+		declared = 0
+	}
+	if err := r.admitBlob(ctx, rt.name, declared); err != nil {
 		return err
 	}
 	if q.Has("digest") {
@@ -100,7 +105,8 @@ func (r *Registry) patchUpload(w http.ResponseWriter, req *http.Request, rt rout
 	if err != nil {
 		return err
 	}
-	info, err = r.appendBody(w, req, rt.name, info)
+	info, release, err := r.appendBody(w, req, rt.name, info)
+	defer release()
 	if err != nil {
 		return err
 	}
@@ -126,8 +132,14 @@ func (r *Registry) putUpload(w http.ResponseWriter, req *http.Request, rt route)
 func (r *Registry) finish(w http.ResponseWriter, req *http.Request, name string, info storage.UploadInfo, d digest.Digest) error {
 	ctx := req.Context()
 	if req.ContentLength != 0 {
-		var err error
-		if info, err = r.appendBody(w, req, name, info); err != nil {
+		var (
+			release func()
+			err     error
+		)
+		info, release, err = r.appendBody(w, req, name, info)
+		// Held until the blob is linked, when its bytes count as usage.
+		defer release()
+		if err != nil {
 			return err
 		}
 	}
@@ -189,19 +201,24 @@ func (r *Registry) upload(ctx context.Context, rt route) (storage.UploadInfo, er
 // appendBody streams the request body into the upload. A Content-Range
 // must start where the upload ends; anything else is an out-of-order chunk
 // and is refused with 416 and the current state, so the client can resume.
-func (r *Registry) appendBody(w http.ResponseWriter, req *http.Request, name string, info storage.UploadInfo) (storage.UploadInfo, error) {
+//
+// A declared length is admitted against the quotas with the upload's bytes
+// so far and reserved until the caller calls release (never nil).
+func (r *Registry) appendBody(w http.ResponseWriter, req *http.Request, name string, info storage.UploadInfo) (storage.UploadInfo, func(), error) {
+	release := func() {}
 	if cr := req.Header.Get("Content-Range"); cr != "" {
 		start, end, ok := parseContentRange(cr)
 		if !ok || start != info.Size || (req.ContentLength >= 0 && end-start+1 != req.ContentLength) {
 			setUploadHeaders(w, name, info)
-			return info, oci.Errorf(oci.CodeRangeInvalid, "chunk range %.64q does not continue upload at %d", cr, info.Size)
+			return info, release, oci.Errorf(oci.CodeRangeInvalid, "chunk range %.64q does not continue upload at %d", cr, info.Size)
 		}
 	}
 	if req.ContentLength > 0 {
-		if err := r.admitBlob(req.Context(), name, info.Size+req.ContentLength); err != nil {
+		var err error
+		if release, err = r.reserveBlob(req.Context(), name, info.Size+req.ContentLength); err != nil {
 			// The upload cannot finish: drop it rather than leave it behind.
 			_ = r.opts.Blobs.Cancel(context.WithoutCancel(req.Context()), info.ID)
-			return info, err
+			return info, release, err
 		}
 	}
 	next, err := r.opts.Blobs.Append(req.Context(), info.ID, info.Size, req.Body)
@@ -212,9 +229,9 @@ func (r *Registry) appendBody(w http.ResponseWriter, req *http.Request, name str
 	// ended before its declared length must still not look like success.
 	if err == nil && req.ContentLength >= 0 && next.Size-info.Size != req.ContentLength {
 		setUploadHeaders(w, name, next)
-		return next, oci.Errorf(oci.CodeSizeInvalid, "chunk ended after %d of %d bytes; resume at %d", next.Size-info.Size, req.ContentLength, next.Size)
+		return next, release, oci.Errorf(oci.CodeSizeInvalid, "chunk ended after %d of %d bytes; resume at %d", next.Size-info.Size, req.ContentLength, next.Size)
 	}
-	return next, err
+	return next, release, err
 }
 
 // parseContentRange parses the "<start>-<end>" of a chunk, tolerating the

@@ -47,13 +47,19 @@ type ExceededError struct {
 	Repo  string
 	Used  int64
 	Limit int64
+	// InFlight is the bytes other uploads have reserved (Reserve).
+	InFlight int64
 }
 
 func (e *ExceededError) Error() string {
-	if e.Repo == "" {
-		return fmt.Sprintf("quota exceeded: the registry uses %d of %d bytes", e.Used, e.Limit)
+	flight := ""
+	if e.InFlight > 0 {
+		flight = fmt.Sprintf(" (and %d bytes are being uploaded)", e.InFlight)
 	}
-	return fmt.Sprintf("quota exceeded: repository %s uses %d of %d bytes", e.Repo, e.Used, e.Limit)
+	if e.Repo == "" {
+		return fmt.Sprintf("quota exceeded: the registry uses %d of %d bytes%s", e.Used, e.Limit, flight)
+	}
+	return fmt.Sprintf("quota exceeded: repository %s uses %d of %d bytes%s", e.Repo, e.Used, e.Limit, flight)
 }
 
 // LowDiskError refuses an upload while free disk space is under the
@@ -76,6 +82,12 @@ type Limiter struct {
 	mu       sync.Mutex // guards the cached global total
 	global   int64
 	globalAt time.Time
+
+	// resMu serialises Reserve's check and reservation, so that two
+	// uploads cannot both fit into the same remaining bytes.
+	resMu    sync.Mutex
+	reserved map[string]int64 // per repository, bytes of uploads in flight
+	resAll   int64
 }
 
 // globalTTL bounds how stale the global total may be: it sums every link
@@ -90,7 +102,7 @@ func New(usage Usage, opts Options) (*Limiter, error) {
 			return nil, fmt.Errorf("quota: pattern %q: %w", r.Pattern, err)
 		}
 	}
-	return &Limiter{usage: usage, opts: opts, free: freeBytes, now: time.Now}, nil
+	return &Limiter{usage: usage, opts: opts, free: freeBytes, now: time.Now, reserved: make(map[string]int64)}, nil
 }
 
 // Limit returns the quota of repo, or 0 if none applies.
@@ -106,33 +118,63 @@ func (l *Limiter) Limit(repo string) int64 {
 // AdmitBlob refuses n more bytes for repo with *LowDiskError or
 // *ExceededError. n = 0 checks only that nothing is exceeded already.
 func (l *Limiter) AdmitBlob(ctx context.Context, repo string, n int64) error {
+	return l.admit(ctx, repo, n, 0, 0)
+}
+
+// Reserve admits n bytes for repo like AdmitBlob, counting the bytes of
+// other reservations in flight, and holds them until release is called
+// (once the upload is written and linked, or has failed). Parallel
+// uploads of declared size thus cannot together overshoot a quota or the
+// watermark.
+func (l *Limiter) Reserve(ctx context.Context, repo string, n int64) (release func(), err error) {
+	n = max(n, 0)
+	l.resMu.Lock()
+	defer l.resMu.Unlock()
+	if err := l.admit(ctx, repo, n, l.reserved[repo], l.resAll); err != nil {
+		return nil, err
+	}
+	l.reserved[repo] += n
+	l.resAll += n
+	return sync.OnceFunc(func() {
+		l.resMu.Lock()
+		defer l.resMu.Unlock()
+		if l.reserved[repo] -= n; l.reserved[repo] <= 0 {
+			delete(l.reserved, repo)
+		}
+		l.resAll -= n
+	}), nil
+}
+
+// admit checks n more bytes for repo on top of repoRes and allRes bytes
+// reserved by uploads in flight.
+func (l *Limiter) admit(ctx context.Context, repo string, n, repoRes, allRes int64) error {
 	if l.opts.MinFree > 0 {
 		free, err := l.free(l.opts.Dir)
 		if err != nil {
 			return fmt.Errorf("checking free disk space: %w", err)
 		}
-		if free-n < l.opts.MinFree {
+		if free-allRes-n < l.opts.MinFree {
 			return &LowDiskError{Free: free, Min: l.opts.MinFree}
 		}
 	}
-	return l.admitBytes(ctx, repo, n)
+	return l.admitBytes(ctx, repo, n, repoRes, allRes)
 }
 
 // AdmitManifest refuses a manifest for a repository already over a quota,
 // which streamed uploads and mounts can reach.
 func (l *Limiter) AdmitManifest(ctx context.Context, repo string) error {
-	return l.admitBytes(ctx, repo, 0)
+	return l.admitBytes(ctx, repo, 0, 0, 0)
 }
 
-func (l *Limiter) admitBytes(ctx context.Context, repo string, n int64) error {
+func (l *Limiter) admitBytes(ctx context.Context, repo string, n, repoRes, allRes int64) error {
 	n = max(n, 0)
 	if limit := l.Limit(repo); limit > 0 {
 		used, err := l.usage.RepoBytes(ctx, repo)
 		if err != nil {
 			return err
 		}
-		if used+n > limit {
-			return &ExceededError{Repo: repo, Used: used, Limit: limit}
+		if used+repoRes+n > limit {
+			return &ExceededError{Repo: repo, Used: used, InFlight: repoRes, Limit: limit}
 		}
 	}
 	if l.opts.Global > 0 {
@@ -140,8 +182,8 @@ func (l *Limiter) admitBytes(ctx context.Context, repo string, n int64) error {
 		if err != nil {
 			return err
 		}
-		if used+n > l.opts.Global {
-			return &ExceededError{Used: used, Limit: l.opts.Global}
+		if used+allRes+n > l.opts.Global {
+			return &ExceededError{Used: used, InFlight: allRes, Limit: l.opts.Global}
 		}
 	}
 	return nil
