@@ -151,5 +151,20 @@ func TestPagesAuthOff(t *testing.T) {
 	// With authentication off there is nothing to sign in to, but a POST
 	// still needs its token.
 	checkPage(t, "signin off", b.get("/ui/signin"), 200, "Authentication is off")
-	checkPage(t, "POST without session", b.post("/ui/signout", url.Values{}), 403)
+	checkPage(t, "POST without token", b.post("/ui/signout", url.Values{}), 403)
+	if r := newBrowser(t, base).post("/ui/signout", url.Values{"csrf_token": {"x"}}); r.status != 403 {
+		t.Errorf("POST without a session = %d, want 403", r.status)
+	}
+	// Pages give a session even without authentication, so that forms
+	// carry a token; the token works.
+	fresh := newBrowser(t, base)
+	page := fresh.get("/ui/repositories")
+	cookieOf(t, fresh, "page without auth")
+	m := regexp.MustCompile(`<meta name="csrf-token" content="([^"]+)">`).FindStringSubmatch(page.body)
+	if m == nil {
+		t.Fatalf("no csrf-token meta in the page")
+	}
+	if r := fresh.post("/ui/signout", url.Values{"csrf_token": {m[1]}}); r.status != http.StatusSeeOther {
+		t.Errorf("POST with the page's token = %d, want 303", r.status)
+	}
 }

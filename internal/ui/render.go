@@ -59,6 +59,17 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, p page) 
 		return
 	}
 	v := viewerFrom(r.Context())
+	if v.session == nil && v.authOff {
+		// Without authentication nobody signs in, yet forms still need a
+		// session to bind their CSRF token to.
+		s, err := u.sessions.start(w, r, nil, false)
+		if err != nil {
+			u.log.ErrorContext(r.Context(), "ui: starting a session", slog.Any("err", err))
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
+		v.session = s
+	}
 	l := layout{Nav: p.nav, Viewer: v, Version: u.version, SSO: u.opts.SSOLoginURL, Page: p.data}
 	if v.session != nil {
 		l.CSRF = v.session.csrf
