@@ -15,9 +15,11 @@ import (
 	"github.com/berth-registry/berth/internal/access/authz"
 	"github.com/berth-registry/berth/internal/access/manage"
 	"github.com/berth-registry/berth/internal/access/netrule"
+	"github.com/berth-registry/berth/internal/access/oidc"
 	"github.com/berth-registry/berth/internal/access/ratelimit"
 	"github.com/berth-registry/berth/internal/access/token"
 	"github.com/berth-registry/berth/internal/audit"
+	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/metadata"
 	"github.com/berth-registry/berth/internal/oci"
 	"github.com/berth-registry/berth/internal/registry"
@@ -42,6 +44,7 @@ type access struct {
 	policy authz.Policy
 	tokens http.Handler
 	manage *manage.Handler // /api/v1/tokens and /api/v1/keys
+	oidc   *oidc.Lazy      // the OIDC issuer, nil without auth.oidc.issuer
 	realm  string          // configured realm, or "" to derive it per request
 	svc    string
 	audit  *audit.Log        // logins and refusals (audit.go); set by openEvents
@@ -75,6 +78,12 @@ func (s *Server) openAccess(ctx context.Context, users metadata.Users) (*access,
 	if st, ok := users.(metadata.ScopedTokens); ok {
 		a.auth.Tokens = st
 		a.manage = &manage.Handler{Tokens: &manage.Tokens{Store: st, Users: users}, Keys: keys, Log: s.log, Audit: a.auditChange}
+	}
+	if o := s.cfg.Auth.OIDC; o.Issuer != "" {
+		if a.oidc, err = openOIDC(o); err != nil {
+			return nil, err
+		}
+		a.auth.OIDC = &oidc.Exchanger{Issuer: a.oidc, Mapper: &oidc.Mapper{Users: users, Claim: o.UsernameClaim}}
 	}
 	if err := s.bootstrapAdmin(ctx, users); err != nil {
 		return nil, err
@@ -343,4 +352,32 @@ func (a *access) withManage(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// openOIDC reads the client secret, if any; the issuer is discovered on
+// first use so that the registry starts while its identity provider is
+// down.
+func openOIDC(o config.OIDC) (*oidc.Lazy, error) {
+	cfg := oidc.Config{Issuer: o.Issuer, ClientID: o.ClientID}
+	if o.ClientSecretFile != "" {
+		b, err := os.ReadFile(o.ClientSecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading auth.oidc.client_secret_file: %w", err)
+		}
+		cfg.ClientSecret = strings.TrimSpace(string(b))
+	}
+	return &oidc.Lazy{Config: cfg}, nil
+}
+
+// OIDCHandler is the browser login (/auth/oidc/login and
+// /auth/oidc/callback) for the web UI to mount after Open: onLogin
+// receives the principal and creates the session. It is nil without
+// auth.oidc.issuer and auth.oidc.redirect_url.
+func (s *Server) OIDCHandler(onLogin func(http.ResponseWriter, *http.Request, *authz.Principal, *oidc.Identity)) http.Handler {
+	o := s.cfg.Auth.OIDC
+	if s.access == nil || s.access.oidc == nil || o.RedirectURL == "" {
+		return nil
+	}
+	return &oidc.Handler{Issuer: s.access.oidc, Mapper: &oidc.Mapper{Users: s.access.users, Claim: o.UsernameClaim},
+		RedirectURL: o.RedirectURL, OnLogin: onLogin, Log: s.log}
 }

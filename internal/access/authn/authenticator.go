@@ -38,8 +38,10 @@ type Authenticator struct {
 	// Tokens, if set, is where scoped tokens ("token$name" logins) are
 	// looked up. Set it before serving.
 	Tokens metadata.ScopedTokens
-	used   useTracker
-	limit  throttle
+	// OIDC, if set, accepts ID tokens at the token endpoint.
+	OIDC  IDTokenExchanger
+	used  useTracker
+	limit throttle
 	// Observer, if set, is told of every login: each Basic password
 	// actually checked (not those answered by the login cache) and each
 	// rejected credential. Set it before serving.

@@ -1,6 +1,7 @@
 package authn
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -83,4 +84,34 @@ func (a *Authenticator) refresh(r *http.Request, tok string) (*authz.Principal, 
 		return nil, "", fmt.Errorf("%w: account %s is disabled or its password changed", ErrCredentials, u.Name)
 	}
 	return &authz.Principal{Name: u.Name, Grants: u.Grants}, c.Fingerprint, nil
+}
+
+// IDTokenExchanger verifies an OpenID Connect ID token and maps it to an
+// account (package oidc); errors are refusals unless the issuer is
+// unreachable.
+type IDTokenExchanger interface {
+	PrincipalFromIDToken(ctx context.Context, raw string) (*authz.Principal, *metadata.User, error)
+}
+
+// ExchangeIDToken is the token endpoint's token-exchange grant: an ID
+// token from berth login --oidc in, the account's principal and the
+// fingerprint of its password hash (so a refresh token obtained this way
+// ends when the account's password changes) out.
+func (a *Authenticator) ExchangeIDToken(r *http.Request, raw string) (*authz.Principal, string, error) {
+	if a.OIDC == nil {
+		return nil, "", fmt.Errorf("%w: OIDC is not configured", ErrCredentials)
+	}
+	p, u, err := a.OIDC.PrincipalFromIDToken(r.Context(), raw)
+	name := ""
+	if p != nil {
+		name = p.Name
+	}
+	if err != nil {
+		err = fmt.Errorf("%w: %w", ErrCredentials, err)
+	}
+	a.observe(r, "oidc", name, err)
+	if err != nil {
+		return nil, "", err
+	}
+	return p, fingerprint(u.PasswordHash), nil
 }

@@ -32,6 +32,13 @@ type TokenEndpoint struct {
 	Log        *slog.Logger
 }
 
+// The RFC 8693 token exchange that berth login --oidc uses to trade an
+// OpenID Connect ID token for Berth tokens.
+const (
+	grantTokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
+	tokenTypeIDToken   = "urn:ietf:params:oauth:token-type:id_token"
+)
+
 // maxTokenForm bounds a POST body: a refresh token, a password and scopes.
 const maxTokenForm = 64 << 10
 
@@ -118,8 +125,14 @@ func (t *TokenEndpoint) servePost(w http.ResponseWriter, r *http.Request) {
 	case "refresh_token":
 		refresh = form.Get("refresh_token")
 		p, fp, err = t.Auth.Refresh(r, refresh)
+	case grantTokenExchange:
+		if form.Get("subject_token_type") != tokenTypeIDToken {
+			oci.WriteError(w, oci.Errorf(oci.CodeUnsupported, "subject_token_type: want %s", tokenTypeIDToken).WithStatus(http.StatusBadRequest))
+			return
+		}
+		p, fp, err = t.Auth.ExchangeIDToken(r, form.Get("subject_token"))
 	default:
-		oci.WriteError(w, oci.Errorf(oci.CodeUnsupported, "grant_type: want password or refresh_token").WithStatus(http.StatusBadRequest))
+		oci.WriteError(w, oci.Errorf(oci.CodeUnsupported, "grant_type: want password, refresh_token or %s", grantTokenExchange).WithStatus(http.StatusBadRequest))
 		return
 	}
 	if err != nil {

@@ -76,8 +76,8 @@ const (
 // exchanges the code, verifies the ID token and calls OnLogin with the
 // principal. Each pending login is used once and expires after 10 minutes.
 type Handler struct {
-	Provider *Provider
-	Mapper   *Mapper
+	Issuer *Lazy
+	Mapper *Mapper
 	// RedirectURL is the callback's absolute URL, as registered with the
 	// issuer.
 	RedirectURL string
@@ -107,6 +107,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
+	p, err := h.Issuer.Provider(r.Context())
+	if err != nil {
+		h.refuse(w, r, http.StatusBadGateway, "the identity provider is unreachable", err)
+		return
+	}
 	f, err := NewFlow(h.RedirectURL)
 	if err != nil {
 		http.Error(w, "internal error", http.StatusInternalServerError)
@@ -135,7 +140,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: f.State, Path: "/auth/oidc", MaxAge: int(flowTTL / time.Second),
 		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
-	http.Redirect(w, r, h.Provider.AuthURL(f), http.StatusFound)
+	http.Redirect(w, r, p.AuthURL(f), http.StatusFound)
 }
 
 func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
@@ -159,7 +164,12 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, http.StatusUnauthorized, "the identity provider refused the login", fmt.Errorf("issuer error %.100q", e))
 		return
 	}
-	id, _, err := h.Provider.Exchange(r.Context(), p.flow, state, q.Get("code"))
+	prov, err := h.Issuer.Provider(r.Context())
+	if err != nil {
+		h.refuse(w, r, http.StatusBadGateway, "the identity provider is unreachable", err)
+		return
+	}
+	id, _, err := prov.Exchange(r.Context(), p.flow, state, q.Get("code"))
 	if err != nil {
 		h.refuse(w, r, http.StatusUnauthorized, "login failed", err)
 		return
