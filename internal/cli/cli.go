@@ -121,7 +121,7 @@ func newRoot(stdout, stderr io.Writer, lookup env) *cobra.Command {
 	root.AddCommand(newTrash(), newLock(), newPolicy())
 	root.AddCommand(newGC(lookup), newUsage(lookup))
 	root.AddCommand(newScan(), newVulndb(), newRescan(), newAudit(), newGate())
-	root.AddCommand(newToken(), newKeys())
+	root.AddCommand(newToken(), newKeys(), newLogin())
 	root.AddCommand(newNetwork(), newWebhook())
 	root.AddCommand(newRepos(), newTags())
 	for _, c := range root.Commands() {
