@@ -19,6 +19,7 @@ type accessMode struct {
 	name   string
 	args   []string // extra berth serve flags
 	bearer bool     // send a registry token
+	peer   bool     // docker-registry instead of berth, for reference
 }
 
 // networkRuleArgs are rules a private registry might have: deny by default,
@@ -35,6 +36,7 @@ var accessModes = []accessMode{
 	{name: "network rules", args: networkRuleArgs},
 	{name: "Bearer token", args: []string{"--auth-enabled"}, bearer: true},
 	{name: "Bearer token and network rules", args: append([]string{"--auth-enabled"}, networkRuleArgs...), bearer: true},
+	{name: "docker-registry (peer), unauthenticated", peer: true},
 }
 
 // runAccess measures manifest GET in every access mode on the same data,
@@ -53,13 +55,32 @@ func runAccess(ctx context.Context, c config, wrk string) error {
 		return err
 	}
 	path := "/v2/bench/small/manifests/" + tag.lastTag
+	modes := accessModes
+	peerDir := filepath.Join(c.work, "access", "peer")
+	if c.accessPeer {
+		p, err := harness.StartServer(ctx, harness.Options{Kind: harness.TargetPeer, DataDir: peerDir})
+		if err != nil {
+			return fmt.Errorf("the peer row needs docker-registry: %w", err)
+		}
+		_, err = pushSmallImages(ctx, p.URL(), "bench/small", c.images, c.pushers)
+		p.Stop()
+		if err != nil {
+			return fmt.Errorf("docker-registry: %w", err)
+		}
+	} else {
+		modes = modes[:len(modes)-1]
+	}
 
 	type best struct{ rps, p99, cpuUS float64 }
-	results := make([]best, len(accessModes))
+	results := make([]best, len(modes))
 	loadStart := loadAvg()
 	for round := range c.rounds {
-		for i, m := range accessModes {
-			s, err := harness.StartServer(ctx, harness.Options{Kind: harness.TargetBerth, BerthBin: c.berthBin, DataDir: dataDir, ExtraArgs: m.args})
+		for i, m := range modes {
+			o := harness.Options{Kind: harness.TargetBerth, BerthBin: c.berthBin, DataDir: dataDir, ExtraArgs: m.args}
+			if m.peer {
+				o = harness.Options{Kind: harness.TargetPeer, DataDir: peerDir}
+			}
+			s, err := harness.StartServer(ctx, o)
 			if err != nil {
 				return fmt.Errorf("%s: %w", m.name, err)
 			}
@@ -106,7 +127,7 @@ func runAccess(ctx context.Context, c config, wrk string) error {
 		"Target (issue 5): authenticated within 10%% of unauthenticated.\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), c.images, c.wrkThreads, c.conns, c.duration, c.rounds)
 	fmt.Fprintf(&sb, "| configuration | req/s | p99 | req/s vs unauthenticated | server CPU per request | CPU vs unauthenticated |\n|---|---:|---:|---:|---:|---:|\n")
-	for i, m := range accessModes {
+	for i, m := range modes {
 		r := results[i]
 		fmt.Fprintf(&sb, "| %s | %.0f | %.2f ms | %.2f | %.0f µs | %.2f |\n", m.name, r.rps, r.p99, r.rps/results[0].rps, r.cpuUS, r.cpuUS/results[0].cpuUS)
 	}

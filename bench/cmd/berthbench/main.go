@@ -35,6 +35,7 @@ type config struct {
 	wrkThreads int
 	mode       string // "" for the whole report, "access" for its section
 	rounds     int
+	accessPeer bool
 }
 
 func main() {
@@ -50,6 +51,7 @@ func main() {
 	flag.IntVar(&c.wrkThreads, "wrk-threads", 2, "wrk threads")
 	flag.StringVar(&c.mode, "mode", "", `"access": only the Access section (manifest GET with a Bearer token and network rules vs none), written into -out in place ("-" prints it)`)
 	flag.IntVar(&c.rounds, "rounds", 3, "rounds of the access configurations, interleaved (-mode access)")
+	flag.BoolVar(&c.accessPeer, "access-peer", false, "also measure docker-registry in the access rounds (-mode access)")
 	flag.Parse()
 	if c.berthBin == "" {
 		log.Fatal("berthbench: -berth is required")
