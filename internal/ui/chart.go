@@ -20,8 +20,9 @@ const (
 )
 
 type tick struct {
-	X, Y  float64
-	Label string
+	X, Y   float64
+	Label  string
+	Anchor string // text-anchor of an axis label
 }
 
 type chart struct {
@@ -73,9 +74,21 @@ func usageChart(samples []metadata.UsageSample) *chart {
 		b := top * int64(i) / 4
 		c.YTicks = append(c.YTicks, tick{X: plotLeft - 6, Y: y(b), Label: retention.HumanBytes(b)})
 	}
+	// Days apart, the date is enough; within a few days the hour matters.
+	layout := "Jan 2"
+	if t1.Sub(t0) < 72*time.Hour {
+		layout = "Jan 2 15:04"
+	}
 	for i := range 4 {
 		t := t0.Add(t1.Sub(t0) * time.Duration(i) / 3)
-		c.XTicks = append(c.XTicks, tick{X: x(t), Y: plotBottom + 18, Label: t.UTC().Format("Jan 2")})
+		anchor := "middle"
+		switch i {
+		case 0:
+			anchor = "start"
+		case 3:
+			anchor = "end"
+		}
+		c.XTicks = append(c.XTicks, tick{X: x(t), Y: plotBottom + 18, Label: t.UTC().Format(layout), Anchor: anchor})
 	}
 	return c
 }
