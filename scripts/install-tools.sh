@@ -2,7 +2,10 @@
 # Installs the external clients and linters the tests drive. Idempotent: every
 # step checks first, so a second run on a provisioned machine takes seconds.
 #
-#   apt (needs root): skopeo, podman, buildah, docker-registry (peer registry), wrk (benchmarks)
+#   apt (needs root): skopeo, podman, buildah, docker-registry (peer registry), wrk (benchmarks),
+#         chromium and chromium-driver (the web UI's browser tests, test/ui)
+#   npm: playwright-core into test/ui/node_modules (npm ci; it drives the
+#         system Chromium, so no browser is downloaded)
 #   Go tools (pinned) into ./.tools/bin: crane, regctl, oras, conformance, staticcheck
 #   helm (pinned) into ./.tools/bin too: its cold build is the slowest step
 #         (about 6 minutes on 2 cores, cached afterwards; see docs/testing.md).
@@ -17,8 +20,8 @@ mkdir -p "$TOOLS_BIN"
 log() { printf 'install-tools: %s\n' "$*" >&2; }
 
 # ---- apt packages ---------------------------------------------------------
-apt_pkgs=(skopeo docker-registry wrk podman buildah)
-declare -A apt_bin=([skopeo]=skopeo [docker-registry]=docker-registry [wrk]=wrk [podman]=podman [buildah]=buildah)
+apt_pkgs=(skopeo docker-registry wrk podman buildah chromium chromium-driver)
+declare -A apt_bin=([skopeo]=skopeo [docker-registry]=docker-registry [wrk]=wrk [podman]=podman [buildah]=buildah [chromium]=chromium [chromium-driver]=chromedriver)
 missing=()
 for p in "${apt_pkgs[@]}"; do
 	command -v "${apt_bin[$p]}" >/dev/null 2>&1 || missing+=("$p")
@@ -73,3 +76,22 @@ for entry in "${go_tools[@]}"; do
 	log "built $name in $((SECONDS - start))s"
 done
 log "Go tools ready in $TOOLS_BIN"
+
+# ---- npm: the browser tests' driver -----------------------------------------
+# playwright-core is pinned by test/ui/package-lock.json; npm ci runs again
+# only when the lock file changed since the last install.
+ui_dir="$ROOT/test/ui"
+ui_stamp="$ui_dir/node_modules/.berth-lock.sha256"
+if ! command -v npm >/dev/null 2>&1; then
+	log "no npm: the browser tests (test/ui) will skip, or fail under CI=true"
+else
+	want="$(sha256sum "$ui_dir/package-lock.json" | cut -d' ' -f1)"
+	if [[ -f "$ui_stamp" && "$(cat "$ui_stamp")" == "$want" ]]; then
+		log "npm: test/ui/node_modules up to date"
+	else
+		log "npm ci in test/ui"
+		# PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: the tests use /usr/bin/chromium.
+		(cd "$ui_dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+		echo "$want" >"$ui_stamp"
+	fi
+fi
