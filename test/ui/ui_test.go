@@ -166,8 +166,8 @@ func push(t *testing.T, env []string, crane, ref, arch string) digest.Digest {
 	}
 	created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	cfg := ocispec.Image{Created: &created, Platform: ocispec.Platform{OS: "linux", Architecture: arch},
-		Config: ocispec.ImageConfig{Cmd: []string{"/usr/bin/web", "--serve"}, User: "web"},
-		RootFS: ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{digest.FromBytes(tarBuf.Bytes())}},
+		Config:  ocispec.ImageConfig{Cmd: []string{"/usr/bin/web", "--serve"}, User: "web"},
+		RootFS:  ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{digest.FromBytes(tarBuf.Bytes())}},
 		History: []ocispec.History{{Created: &created, CreatedBy: "ADD rootfs.tar /"}}}
 	cd, err := l.WriteJSON(ocispec.MediaTypeImageConfig, cfg)
 	if err != nil {
