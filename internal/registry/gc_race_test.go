@@ -13,6 +13,8 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/internal/lifecycle/gc"
+	"github.com/berth-registry/berth/internal/lifecycle/policy"
+	"github.com/berth-registry/berth/internal/lifecycle/retention"
 	"github.com/berth-registry/berth/internal/oci"
 )
 
@@ -24,11 +26,13 @@ type acked struct {
 	blobs map[digest.Digest][]byte
 }
 
-// TestGCKeepsAcknowledgedPushes runs the collector with no grace period in
-// a loop while pushers upload (monolithic, chunked, mounted), push, retag
-// and delete through the real handler. Every manifest acknowledged with
-// 201 and not deleted must then be pullable with all its blobs. Pushes
-// may fail (a layer condemned under them); acknowledged ones may not.
+// TestGCKeepsAcknowledgedPushes runs the collector with no grace period,
+// and a retention policy (tags v1*, untagged manifests, no recycle bin),
+// in loops while pushers upload (monolithic, chunked, mounted), push,
+// retag and delete through the real handler. Every manifest acknowledged
+// with 201 and deleted by neither a pusher nor retention must then be
+// pullable with all its blobs. Pushes may fail (a layer condemned under
+// them); acknowledged ones may not.
 func TestGCKeepsAcknowledgedPushes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("concurrency soak")
@@ -65,7 +69,48 @@ func TestGCKeepsAcknowledgedPushes(t *testing.T) {
 		live     = map[string]acked{} // repo@digest
 		failures atomic.Int64
 		wg       sync.WaitGroup
+		// retained is what retention deleted: repo@digest of manifests;
+		// gone is what a pusher found deleted already.
+		retained = map[string]bool{}
+		gone     []string
 	)
+	pol, err := policy.Decode("soak", []byte(`{"tags":{"include":["v1.*"]},"olderThan":"0d","untaggedOlderThan":"0d"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	adapter := policy.NewAdapter(e.meta, false)
+	var retRuns, retDeleted atomic.Int64
+	retDone := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				retDone <- nil
+				return
+			default:
+			}
+			plan, err := retention.BuildPlan(context.Background(), adapter, pol, time.Now())
+			if err != nil {
+				retDone <- err
+				return
+			}
+			res, err := retention.Apply(context.Background(), plan, adapter, adapter, retention.ApplyOptions{})
+			if err != nil {
+				retDone <- err
+				return
+			}
+			mu.Lock()
+			for _, o := range res.Deleted {
+				if o.Kind == retention.KindManifest {
+					retained[o.Repo+"@"+o.Digest.String()] = true
+				}
+			}
+			mu.Unlock()
+			retRuns.Add(1)
+			retDeleted.Add(int64(len(res.Deleted)))
+			time.Sleep(3 * time.Millisecond)
+		}
+	}()
 	for w := range workers {
 		wg.Add(1)
 		go func() {
@@ -98,7 +143,14 @@ func TestGCKeepsAcknowledgedPushes(t *testing.T) {
 					mu.Lock()
 					delete(live, old.repo+"@"+old.d.String())
 					mu.Unlock()
-					if r := p.do(http.MethodDelete, "/v2/"+old.repo+"/manifests/"+old.d.String(), nil); r.status != http.StatusAccepted {
+					r := p.do(http.MethodDelete, "/v2/"+old.repo+"/manifests/"+old.d.String(), nil)
+					switch r.status {
+					case http.StatusAccepted:
+					case http.StatusNotFound: // retention's, checked below
+						mu.Lock()
+						gone = append(gone, old.repo+"@"+old.d.String())
+						mu.Unlock()
+					default:
 						t.Errorf("delete: %d %s", r.status, r.body)
 					}
 				}
@@ -110,14 +162,25 @@ func TestGCKeepsAcknowledgedPushes(t *testing.T) {
 	if err := <-gcDone; err != nil {
 		t.Fatalf("gc: %v", err)
 	}
+	if err := <-retDone; err != nil {
+		t.Fatalf("retention: %v", err)
+	}
+	for k := range retained {
+		delete(live, k)
+	}
+	for _, k := range gone {
+		if !retained[k] {
+			t.Errorf("%s vanished before its pusher deleted it, and retention did not delete it", k)
+		}
+	}
 	// One more collection with nothing in flight must not change the answer.
 	if _, err := col.Run(context.Background(), gc.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d acknowledged manifests live, %d pushes failed, %d gc runs deleted %d blobs",
-		len(live), failures.Load(), gcRuns.Load(), gcBlobs.Load())
-	if len(live) == 0 || gcRuns.Load() == 0 || gcBlobs.Load() == 0 {
-		t.Fatal("the soak exercised nothing: no pushes acknowledged or nothing collected")
+	t.Logf("%d acknowledged manifests live, %d pushes failed, %d gc runs deleted %d blobs, %d retention runs deleted %d tags and manifests",
+		len(live), failures.Load(), gcRuns.Load(), gcBlobs.Load(), retRuns.Load(), retDeleted.Load())
+	if len(live) == 0 || gcRuns.Load() == 0 || gcBlobs.Load() == 0 || retDeleted.Load() == 0 {
+		t.Fatal("the soak exercised nothing: no pushes acknowledged, nothing collected or nothing retained")
 	}
 	for _, a := range live {
 		r := e.do(http.MethodGet, "/v2/"+a.repo+"/manifests/"+a.d.String(), nil)
