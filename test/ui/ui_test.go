@@ -96,8 +96,10 @@ func TestBrowser(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		srv.Stop()
-		if t.Failed() {
-			b, _ := os.ReadFile(srv.Log)
+		b, _ := os.ReadFile(srv.Log)
+		if i := bytes.Index(b, []byte("WARNING: DATA RACE")); i >= 0 {
+			t.Errorf("berth reported a data race:\n%s", b[i:min(len(b), i+6000)])
+		} else if t.Failed() {
 			t.Logf("berth log:\n%s", b)
 		}
 	})
