@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -133,7 +134,8 @@ func (c *Client) stream(ctx context.Context, method string, u *url.URL, header h
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-		return &StatusError{Method: method, URL: u.Redacted(), Status: resp.StatusCode, Errors: oci.DecodeErrors(resp.StatusCode, b)}
+		return &StatusError{Method: method, URL: u.Redacted(), Status: resp.StatusCode, Errors: oci.DecodeErrors(resp.StatusCode, b),
+			RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now())}
 	}
 	if read == nil {
 		return nil

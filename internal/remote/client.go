@@ -106,6 +106,9 @@ type StatusError struct {
 	URL    string
 	Status int
 	Errors *oci.Errors
+	// RetryAfter is the answer's Retry-After, for callers that retry a
+	// streamed request themselves; zero when absent.
+	RetryAfter time.Duration
 }
 
 func (e *StatusError) Error() string {
@@ -176,7 +179,8 @@ func (c *Client) send(ctx context.Context, method, path string, header http.Head
 				return nil, err
 			}
 			if resp.status < 200 || resp.status > 299 {
-				return nil, &StatusError{Method: method, URL: u.Redacted(), Status: resp.status, Errors: oci.DecodeErrors(resp.status, resp.body)}
+				return nil, &StatusError{Method: method, URL: u.Redacted(), Status: resp.status, Errors: oci.DecodeErrors(resp.status, resp.body),
+					RetryAfter: retryAfter(resp.header.Get("Retry-After"), time.Now())}
 			}
 			return resp, nil
 		}
