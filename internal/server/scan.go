@@ -119,13 +119,24 @@ func (sc *scanning) ImportFrom(ctx context.Context, source string) (scanner.Relo
 		if err != nil {
 			return scanner.ReloadResult{}, fmt.Errorf("pulling %s: %w", source, err)
 		}
-		var res scanner.ReloadResult
+		// Every layer in place, then one reload: the artifact goes in whole
+		// or not at all.
+		var ups []scanner.Upload
 		for _, f := range files {
-			if res, err = sc.ImportFrom(ctx, f); err != nil {
-				return res, err
+			fh, err := os.Open(f)
+			if err != nil {
+				return scanner.ReloadResult{}, err
 			}
+			defer fh.Close()
+			ups = append(ups, scanner.Upload{Name: filepath.Base(f), Body: fh})
 		}
-		return res, nil
+		var res scanner.ReloadResult
+		err = sc.sources.ImportAll(ctx, ups, maxVulnDBImport, func(ctx context.Context) error {
+			var err error
+			res, err = sc.Reload(ctx)
+			return err
+		})
+		return res, err
 	}
 	fi, err := os.Stat(source)
 	if err != nil {

@@ -86,42 +86,83 @@ var ErrImportName = errors.New("an import is named like Debian-all.zip, trivy.db
 // the previous zip of that name (or none) is put back, so a bad import
 // leaves the server's sources as they were.
 func (s *Sources) Import(ctx context.Context, name string, r io.Reader, max int64, apply func(context.Context) error) error {
-	if !validImportName.MatchString(name) {
-		return fmt.Errorf("%q: %w", name, ErrImportName)
+	return s.ImportAll(ctx, []Upload{{Name: name, Body: r}}, max, apply)
+}
+
+// Upload is one file of an import.
+type Upload struct {
+	Name string
+	Body io.Reader
+}
+
+// ImportAll is Import of several files with one apply (the layers of an
+// artifact): all of them are in place when apply runs, and all are rolled
+// back if it fails.
+func (s *Sources) ImportAll(ctx context.Context, files []Upload, max int64, apply func(context.Context) error) error {
+	for _, f := range files {
+		if !validImportName.MatchString(f.Name) {
+			return fmt.Errorf("%q: %w", f.Name, ErrImportName)
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var placed []placedFile
+	rollback := func() {
+		for i := len(placed) - 1; i >= 0; i-- {
+			os.Remove(placed[i].final)
+			if placed[i].hadOld {
+				os.Rename(placed[i].backup, placed[i].final)
+			}
+		}
+	}
+	for _, f := range files {
+		p, err := s.place(f, max)
+		if err != nil {
+			rollback()
+			return err
+		}
+		placed = append(placed, p)
+	}
+	if err := apply(ctx); err != nil {
+		rollback()
+		return err
+	}
+	for _, p := range placed {
+		os.Remove(p.backup)
+	}
+	return nil
+}
+
+type placedFile struct {
+	final, backup string
+	hadOld        bool
+}
+
+// place writes one upload to a temporary file and renames it over its
+// name, keeping the earlier file of that name aside.
+func (s *Sources) place(f Upload, max int64) (placedFile, error) {
 	tmp, err := os.CreateTemp(s.dir, ".import-*")
 	if err != nil {
-		return fmt.Errorf("storing import: %w", err)
+		return placedFile{}, fmt.Errorf("storing import: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	n, err := io.Copy(tmp, io.LimitReader(r, max+1))
+	n, err := io.Copy(tmp, io.LimitReader(f.Body, max+1))
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("storing import: %w", err)
+		return placedFile{}, fmt.Errorf("storing import: %w", err)
 	}
 	if n > max {
-		return fmt.Errorf("import over %d bytes: %w", max, vulndb.ErrLimit)
+		return placedFile{}, fmt.Errorf("import over %d bytes: %w", max, vulndb.ErrLimit)
 	}
-	final := filepath.Join(s.dir, name)
-	backup := filepath.Join(s.dir, ".previous-"+name)
-	hadOld := os.Rename(final, backup) == nil
-	if err := os.Rename(tmp.Name(), final); err != nil {
-		if hadOld {
-			os.Rename(backup, final)
+	p := placedFile{final: filepath.Join(s.dir, f.Name), backup: filepath.Join(s.dir, ".previous-"+f.Name)}
+	p.hadOld = os.Rename(p.final, p.backup) == nil
+	if err := os.Rename(tmp.Name(), p.final); err != nil {
+		if p.hadOld {
+			os.Rename(p.backup, p.final)
 		}
-		return fmt.Errorf("storing import: %w", err)
+		return placedFile{}, fmt.Errorf("storing import: %w", err)
 	}
-	if err := apply(ctx); err != nil {
-		os.Remove(final)
-		if hadOld {
-			os.Rename(backup, final)
-		}
-		return err
-	}
-	os.Remove(backup)
-	return nil
+	return p, nil
 }
