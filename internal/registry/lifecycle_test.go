@@ -110,6 +110,8 @@ func TestLocksRefuse(t *testing.T) {
 		{"delete digest with a locked tag", http.MethodDelete, "/v2/app/manifests/" + d.String(), nil, "tag app:v1 is locked (write-enabled=false)"},
 		{"overwrite immutable tag", http.MethodPut, "/v2/app/manifests/release-1", body, `tag app:release-1 is immutable (rule 1: repositories "app", tags "release-.*")`},
 		{"delete immutable tag", http.MethodDelete, "/v2/app/manifests/release-1", nil, "tag app:release-1 is immutable"},
+		{"multi-tag PUT moving a locked tag", http.MethodPut, "/v2/app/manifests/" + digest.FromBytes(other).String() + "?tag=fresh&tag=v1", other, "tag app:v1 is locked (write-enabled=false)"},
+		{"multi-tag PUT moving an immutable tag", http.MethodPut, "/v2/app/manifests/" + d.String() + "?tag=fresh&tag=release-1", body, "tag app:release-1 is immutable"},
 		{"push to locked repository", http.MethodPut, "/v2/locked/manifests/v2", body, "repository locked is locked (write-enabled=false)"},
 		{"delete in locked repository", http.MethodDelete, "/v2/locked/manifests/v1", nil, "repository locked is locked (write-enabled=false)"},
 		{"pull read-locked repository", http.MethodGet, "/v2/hidden/manifests/v1", nil, "repository hidden is locked (read-enabled=false)"},
@@ -129,6 +131,9 @@ func TestLocksRefuse(t *testing.T) {
 		t.Errorf("pull of a write-locked tag = %d, want 200", r.status)
 	}
 	// Nothing was deleted or moved by the refusals.
+	if _, err := env.meta.TaggedManifest(ctx, "app", "fresh"); err == nil {
+		t.Error("a refused multi-tag PUT created its other tag")
+	}
 	if got, err := env.meta.TaggedManifest(ctx, "app", "release-1"); err != nil || got.Digest != digest.FromBytes(other) {
 		t.Errorf("release-1 after refusals: %v, %v", got, err)
 	}
