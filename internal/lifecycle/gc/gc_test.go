@@ -3,6 +3,7 @@ package gc
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"errors"
 	"maps"
 	"path/filepath"
@@ -307,5 +308,21 @@ func TestServiceLoopCron(t *testing.T) {
 	s.Loop(ctx, sched)
 	if runs, err := s.Runs(context.Background(), 10); err != nil || len(runs) != 0 {
 		t.Errorf("runs = %+v, %v; want none before the cron time", runs, err)
+	}
+}
+
+// TestProgress reports each swept batch, counts growing to the result.
+func TestProgress(t *testing.T) {
+	e := newTestEnv(t)
+	for i := range batchSize + 10 {
+		e.store(fmt.Sprintf("garbage %d", i))
+	}
+	var seen []Result
+	res, err := e.c.Run(context.Background(), Options{Progress: func(r Result) { seen = append(seen, r) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 2 || seen[0].Blobs != batchSize || seen[1].Blobs != res.Blobs || res.Blobs != batchSize+10 {
+		t.Errorf("progress %+v, result %d blobs; want two batches up to %d", seen, res.Blobs, batchSize+10)
 	}
 }
