@@ -3,8 +3,8 @@ package gc
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"errors"
+	"fmt"
 	"maps"
 	"path/filepath"
 	"testing"
