@@ -43,6 +43,8 @@ type Config struct {
 	Audit Audit `yaml:"audit"`
 	// Webhooks configures webhook delivery (webhook.go).
 	Webhooks Webhooks `yaml:"webhooks"`
+	// Import configures server-side imports (import.go).
+	Import Import `yaml:"import"`
 	// Retention holds server-side retention policies (retention.go).
 	Retention Retention `yaml:"retention"`
 	// RateLimit limits request rates (ratelimit.go).

@@ -99,6 +99,7 @@ func TestEveryKeyFromEveryLayer(t *testing.T) {
 		"scan.db": "/osv/Go-all.zip,/osv/debian", "scan.workers": "2",
 		"webhooks.allow_cidrs": "127.0.0.0/8,10.20.0.0/16", "webhooks.timeout": "3s", "webhooks.min_backoff": "2s",
 		"webhooks.max_backoff": "10m0s", "webhooks.max_attempts": "5", "webhooks.max_age": "2h0m0s", "webhooks.delivery_retention": "7d",
+		"import.allow_cidrs": "10.0.0.0/8",
 	}
 	if len(values) != len(Keys()) {
 		t.Fatalf("test covers %d keys, config has %d", len(values), len(Keys()))

@@ -56,7 +56,7 @@ func Keys() []Key {
 		size("server.max_header_bytes", "largest request header block, e.g. 1MiB", func(c *Config) *Size { return &c.Server.MaxHeaderBytes }),
 		boolean("metrics.enabled", "serve Prometheus metrics at /metrics", func(c *Config) *bool { return &c.Metrics.Enabled }),
 		integer("lifecycle.trash_days", "days a deleted tag or manifest stays restorable; 0 deletes at once", func(c *Config) *int { return &c.Lifecycle.TrashDays }),
-	}, append(append(append(append(append(accessKeys(), webhookKeys()...), gcKeys()...), retentionKeys()...), auditKeys()...), append(scanKeys(), rateLimitKeys()...)...)...)
+	}, append(append(append(append(append(accessKeys(), webhookKeys()...), gcKeys()...), retentionKeys()...), auditKeys()...), append(append(scanKeys(), rateLimitKeys()...), importKeys()...)...)...)
 }
 
 // LookupKey returns the key named name.

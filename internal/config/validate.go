@@ -117,6 +117,7 @@ func (c Config) Validate() error {
 	errs = append(errs, c.validateRetention()...)
 	errs = append(errs, c.validateScan()...)
 	errs = append(errs, c.validateWebhooks()...)
+	errs = append(errs, c.validateImport()...)
 	errs = append(errs, c.validateRateLimit()...)
 	return errors.Join(errs...)
 }
