@@ -131,7 +131,7 @@ func Default() Config {
 
 		Lifecycle: Lifecycle{TrashDays: 7},
 		GC:        GC{GracePeriod: time.Hour},
-		Scan:      Scan{Workers: 1},
+		Scan:      Scan{Workers: 1, OnPush: true},
 		Audit:     Audit{Retention: Days(90 * day)},
 		Webhooks:  defaultWebhooks(),
 		Retention: Retention{CheckInterval: time.Minute},

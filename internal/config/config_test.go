@@ -96,7 +96,7 @@ func TestEveryKeyFromEveryLayer(t *testing.T) {
 		"rate_limit.enabled":       "true", "rate_limit.burst": "5s", "rate_limit.max_keys": "1000",
 		"rate_limit.identity.reads_per_minute": "100", "rate_limit.identity.writes_per_minute": "50", "rate_limit.identity.deletes_per_minute": "0",
 		"rate_limit.address.reads_per_minute": "200", "rate_limit.address.writes_per_minute": "60", "rate_limit.address.deletes_per_minute": "7",
-		"scan.db": "/osv/Go-all.zip,/osv/debian", "scan.workers": "2",
+		"scan.db": "/osv/Go-all.zip,/osv/debian", "scan.workers": "2", "scan.on_push": "false", "scan.attach_sbom": "spdx",
 		"webhooks.allow_cidrs": "127.0.0.0/8,10.20.0.0/16", "webhooks.timeout": "3s", "webhooks.min_backoff": "2s",
 		"webhooks.max_backoff": "10m0s", "webhooks.max_attempts": "5", "webhooks.max_age": "2h0m0s", "webhooks.delivery_retention": "7d",
 		"import.allow_cidrs": "10.0.0.0/8",

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/berth-registry/berth/internal/api"
+	"github.com/berth-registry/berth/internal/metadata"
 	"github.com/berth-registry/berth/internal/scan/scanner"
 	"github.com/berth-registry/berth/internal/scan/vulndb"
 	"github.com/berth-registry/berth/internal/storage/fsblob"
@@ -57,7 +58,13 @@ func (s *Server) openScanning(ctx context.Context, blobs *fsblob.Store, meta sca
 		Scanner: scanner.New(meta, blobs, holder, scanner.Options{Workers: s.cfg.Scan.Workers, Logger: s.log}),
 		sources: sources,
 	}
-	if err := s.relay.Subscribe("scanner", sc.HandleEvent); err != nil {
+	handle := sc.HandleEvent
+	if !s.cfg.Scan.OnPush {
+		// Still subscribed, so that the cursor moves on: turning scan.on_push
+		// back on does not scan the backlog of pushes made meanwhile.
+		handle = func(context.Context, metadata.Event) error { return nil }
+	}
+	if err := s.relay.Subscribe("scanner", handle); err != nil {
 		return nil, fmt.Errorf("subscribing the scanner: %w", err)
 	}
 	return sc, nil

@@ -37,7 +37,8 @@ var debianFiles = map[string][]byte{
 
 // TestScanGates drives the gates with crane and the berth CLI against a
 // real berth serve: a pull refused by severity naming the CVE, let
-// through by an exception; quarantine until the scan finishes; a failed
+// through by an exception; quarantine until a scan (on a server with
+// scan.on_push off, so the image waits for berth rescan); a failed
 // scan refused only by a fail-closed gate; the refusals in the audit log.
 func TestScanGates(t *testing.T) {
 	if harness.Target() != harness.TargetBerth {
@@ -115,21 +116,40 @@ func TestScanGates(t *testing.T) {
 		t.Errorf("berth gate allowlist:\n%s", got)
 	}
 
-	// Quarantine: the scan of a 768 MiB (uncompressed) layer is still
-	// running when the pull right after the push arrives.
-	berth("gate", "set", "e2e/quar/*", "--quarantine")
-	slow := map[string][]byte{"opt/zeros.bin": make([]byte, 768<<20)}
-	for k, v := range debianFiles {
-		slow[k] = v
+	// Quarantine, deterministically: a second server does not scan on
+	// push, so the pushed image stays unscanned until berth rescan.
+	qsrv, err := harness.StartServer(context.Background(), harness.Options{Kind: harness.TargetBerth, BerthBin: berthBin,
+		DataDir: filepath.Join(dir, "qdata"), LogDir: t.TempDir(), ExtraArgs: []string{"--scan-db", osv, "--scan-on-push=false"}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	qd := push(slow, "e2e/quar/app:v1")
-	if _, err := pull("e2e/quar/app:v1"); err == nil || !strings.Contains(err.Error(), "quarantined") {
-		t.Fatalf("pull right after the push: %v, want quarantined", err)
+	t.Cleanup(func() { qsrv.Stop() })
+	harness.Run(t, nil, berthBin, "gate", "set", "e2e/quar/*", "--quarantine", "--registry", qsrv.URL())
+	l := newLayout(t)
+	qm, _ := gateImage(t, l, debianFiles)
+	if err := l.Tag(qm, "v1"); err != nil {
+		t.Fatal(err)
 	}
-	waitGateScan(t, srv.URL(), "e2e/quar/app", qd)
-	if out, err := pull("e2e/quar/app:v1"); err != nil {
+	harness.Run(t, nil, crane, "push", "--insecure", l.Dir, qsrv.Addr+"/e2e/quar/app:v1")
+	qpull := func() (string, error) {
+		return harness.RunErr(nil, crane, "manifest", "--insecure", qsrv.Addr+"/e2e/quar/app:v1")
+	}
+	if _, err := qpull(); err == nil || !strings.Contains(err.Error(), "quarantined") {
+		t.Fatalf("pull of an image not scanned yet: %v, want quarantined", err)
+	}
+	// Still refused a moment later: nothing scans it behind the test's back.
+	time.Sleep(300 * time.Millisecond)
+	if _, err := qpull(); err == nil || !strings.Contains(err.Error(), "quarantined") {
+		t.Fatalf("second pull of an image not scanned: %v, want quarantined", err)
+	}
+	harness.Run(t, nil, berthBin, "rescan", "e2e/quar/app@"+qm.Digest.String(), "--registry", qsrv.URL())
+	if st := waitGateScan(t, qsrv.URL(), "e2e/quar/app", qm.Digest); st != "complete" {
+		t.Fatalf("rescan: %s", st)
+	}
+	if out, err := qpull(); err != nil {
 		t.Fatalf("pull after the scan: %v %s", err, out)
 	}
+	waitAudit(t, qsrv.URL(), "gate.quarantined", "denied")
 
 	// Fail closed refuses a failed scan; fail open lets it through.
 	berth("gate", "set", "e2e/closed/*", "--unscanned", "deny")
@@ -153,27 +173,33 @@ func TestScanGates(t *testing.T) {
 	}
 
 	// Every refusal and the exception's use are in the audit log.
+	waitAudit(t, srv.URL(), "gate.denied", "denied")
+	waitAudit(t, srv.URL(), "gate.excepted", "")
+}
+
+// waitAudit waits for an audit record of action (with result, unless
+// empty) on the server at base.
+func waitAudit(t *testing.T, base, action, result string) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for _, action := range []string{"gate.denied", "gate.quarantined", "gate.excepted"} {
-		for {
-			var got struct {
-				Records []struct {
-					Result string `json:"result"`
-					Repo   string `json:"repository"`
-				} `json:"records"`
-			}
-			getJSON(t, srv.URL()+"/api/v1/audit?action="+action, &got)
-			if len(got.Records) > 0 {
-				if action != "gate.excepted" && got.Records[0].Result != "denied" {
-					t.Errorf("%s recorded with result %s", action, got.Records[0].Result)
-				}
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no %s record in the audit log", action)
-			}
-			time.Sleep(50 * time.Millisecond)
+	for {
+		var got struct {
+			Records []struct {
+				Result string `json:"result"`
+				Repo   string `json:"repository"`
+			} `json:"records"`
 		}
+		getJSON(t, base+"/api/v1/audit?action="+action, &got)
+		if len(got.Records) > 0 {
+			if result != "" && got.Records[0].Result != result {
+				t.Errorf("%s recorded with result %s, want %s", action, got.Records[0].Result, result)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s record in the audit log", action)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -182,7 +208,7 @@ func gateImage(t *testing.T, l *harness.Layout, files map[string][]byte) (ocispe
 	t.Helper()
 	var tarBuf bytes.Buffer
 	tw := tar.NewWriter(&tarBuf)
-	for _, name := range []string{"etc/os-release", "var/lib/dpkg/status", "opt/zeros.bin"} {
+	for _, name := range []string{"etc/os-release", "var/lib/dpkg/status"} {
 		b, ok := files[name]
 		if !ok {
 			continue
