@@ -140,6 +140,8 @@ CREATE TABLE immutable_rules (
 	gateSchema,
 	// storage usage samples for the web UI's chart (see usagehistory.go).
 	usageSchema,
+	// a covering index for the web UI's listings (see browse.go).
+	browseSchema,
 }
 
 // SchemaVersion is the schema version this package writes. migrations is
