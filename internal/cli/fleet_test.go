@@ -24,6 +24,7 @@ import (
 	"github.com/berth-registry/berth/internal/lifecycle/retention"
 	"github.com/berth-registry/berth/internal/oci"
 	"github.com/berth-registry/berth/internal/remote"
+	"github.com/berth-registry/berth/internal/server/servertest"
 	"github.com/berth-registry/berth/test/harness"
 )
 
@@ -276,5 +277,37 @@ func TestPurgeRetriesDeletesOn429(t *testing.T) {
 	}
 	if got := tagsOf(t, c, "rl"); !slices.Equal(got, []string{"new"}) {
 		t.Errorf("tags left %v, want [new]", got)
+	}
+}
+
+// TestPurgeBerthRateLimited purges a Berth server whose rate limits allow
+// one DELETE a second: the 429s with Retry-After are waited out and the
+// run completes.
+func TestPurgeBerthRateLimited(t *testing.T) {
+	cfg := servertest.Config(t)
+	cfg.RateLimit.Enabled = true
+	cfg.RateLimit.Address.Deletes = 60
+	cfg.RateLimit.Identity.Deletes = 60
+	cfg.RateLimit.Burst = time.Second
+	s := servertest.Start(t, cfg)
+	c, err := remote.New(s.URL(), remote.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		push(t, c, "limited", fmt.Sprint(i), "", nil, fmt.Sprintf("v%d", i))
+		time.Sleep(10 * time.Millisecond)
+	}
+	start := time.Now()
+	code, out, errOut := purge(t, "--registry", s.URL(), "--filter", "limited:.*", "--ago", "0d", "--keep", "1", "--concurrency", "4")
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	// Six deletions (three tags, three manifests) at one a second.
+	if took := time.Since(start); took < 3*time.Second {
+		t.Errorf("took %v; the limit of one delete a second was not in force", took)
+	}
+	if got := tagsOf(t, c, "limited"); !slices.Equal(got, []string{"v3"}) {
+		t.Errorf("tags left %v, want [v3]", got)
 	}
 }
