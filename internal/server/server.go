@@ -152,12 +152,13 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("listening on %s: %w", s.cfg.Listen, err)
 	}
 	if s.cfg.TLS.Enabled() {
-		if s.http.TLSConfig, err = s.tlsConfig(ctx); err != nil {
+		if s.http.TLSConfig, err = s.tlsConfig(); err != nil {
 			ln.Close()
 			return err
 		}
 		ln = tls.NewListener(ln, s.http.TLSConfig)
 	}
+	s.watchHUP(ctx)
 	s.ln = ln
 	return nil
 }

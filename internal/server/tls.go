@@ -64,9 +64,8 @@ func (c *certReloader) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, e
 
 // tlsConfig is the server's TLS configuration: TLS 1.2 at least, the
 // certificate through the reloader, and client certificates verified
-// against tls.client_ca when set. Reloading starts on SIGHUP until ctx
-// ends.
-func (s *Server) tlsConfig(ctx context.Context) (*tls.Config, error) {
+// against tls.client_ca when set.
+func (s *Server) tlsConfig() (*tls.Config, error) {
 	certs, err := newCertReloader(s.cfg.TLS.Cert, s.cfg.TLS.Key, s.log)
 	if err != nil {
 		return nil, err
@@ -91,6 +90,13 @@ func (s *Server) tlsConfig(ctx context.Context) (*tls.Config, error) {
 		// fails.
 		cfg.ClientAuth, cfg.ClientCAs = tls.VerifyClientCertIfGiven, pool
 	}
+	return cfg, nil
+}
+
+// watchHUP reloads the TLS certificate on SIGHUP until ctx ends. Without
+// TLS the signal is logged and otherwise ignored: its default action would
+// end the process, and log rotation tooling sends it out of habit.
+func (s *Server) watchHUP(ctx context.Context) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
@@ -100,11 +106,14 @@ func (s *Server) tlsConfig(ctx context.Context) (*tls.Config, error) {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				_ = certs.Reload() // logged
+				if s.certs == nil {
+					s.log.Info("SIGHUP: nothing to reload (TLS is off)")
+					continue
+				}
+				_ = s.certs.Reload() // logged
 			}
 		}
 	}()
-	return cfg, nil
 }
 
 // ReloadTLS reads tls.cert and tls.key again, as SIGHUP does; on failure

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -258,5 +259,23 @@ func TestClientCertificates(t *testing.T) {
 	}
 	if ok != 2 || failed != 2 {
 		t.Errorf("certificate logins audited: %d ok (want 2: alice, bob, once each), %d failed (want 2)", ok, failed)
+	}
+}
+
+// Without TLS, SIGHUP is logged and ignored rather than ending the
+// process (its default action): log rotation tools send it.
+func TestSIGHUPWithoutTLS(t *testing.T) {
+	s, logs, _ := start(t, testConfig(t))
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(logs.String(), "SIGHUP: nothing to reload"); {
+		if time.Now().After(deadline) {
+			t.Fatal("SIGHUP not logged")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if resp, err := http.Get(s.URL() + "/healthz"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("after SIGHUP: %v %v", resp, err)
 	}
 }
