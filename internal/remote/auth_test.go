@@ -243,6 +243,8 @@ esac
 		{"flags first", "plain.example", CredentialLookup{Username: "f", Password: "p"}, nil, Credential{Username: "f", Password: "p"}, "flags"},
 		{"named env", "plain.example", CredentialLookup{UsernameEnv: "U", PasswordEnv: "P"}, map[string]string{"U": "eu", "P": "ep"}, Credential{Username: "eu", Password: "ep"}, "env P"},
 		{"per-registry env", "plain.example:5000", CredentialLookup{}, map[string]string{"BERTH_PLAIN_EXAMPLE_5000_USERNAME": "h", "BERTH_PLAIN_EXAMPLE_5000_PASSWORD": "hp", "BERTH_PASSWORD": "g"}, Credential{Username: "h", Password: "hp"}, "env BERTH_PLAIN_EXAMPLE_5000_PASSWORD"},
+		{"aad token for acr", "myreg.azurecr.io", CredentialLookup{}, map[string]string{"BERTH_AAD_TOKEN": "aad", "BERTH_PASSWORD": "g"}, Credential{AADAccessToken: "aad"}, "env AAD access token"},
+		{"aad token ignored elsewhere", "plain.example", CredentialLookup{}, map[string]string{"BERTH_AAD_TOKEN": "aad", "BERTH_USERNAME": "g", "BERTH_PASSWORD": "gp"}, Credential{Username: "g", Password: "gp"}, "env BERTH_PASSWORD"},
 		{"global env", "plain.example", CredentialLookup{}, map[string]string{"BERTH_USERNAME": "g", "BERTH_PASSWORD": "gp"}, Credential{Username: "g", Password: "gp"}, "env BERTH_PASSWORD"},
 		{"auths base64", "plain.example", CredentialLookup{}, nil, Credential{Username: "carol", Password: "pw:with:colons"}, "docker config " + filepath.Join(dir, "config.json")},
 		{"auths identitytoken", "acr.azurecr.io", CredentialLookup{}, nil, Credential{IdentityToken: "acr-identity"}, "docker config " + filepath.Join(dir, "config.json")},

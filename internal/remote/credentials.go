@@ -2,6 +2,7 @@ package remote
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -20,7 +21,8 @@ const maxDockerConfig = 4 << 20
 
 // CredentialLookup says where ResolveCredential looks, in this order: the
 // explicit values (flags), the environment variables UsernameEnv and
-// PasswordEnv when named (a fleet file), BERTH_<HOST>_USERNAME and
+// PasswordEnv when named (a fleet file), for ACR an Azure AD access token
+// in BERTH_<HOST>_AAD_TOKEN or BERTH_AAD_TOKEN, BERTH_<HOST>_USERNAME and
 // BERTH_<HOST>_PASSWORD, BERTH_USERNAME and BERTH_PASSWORD, and the Docker
 // config file with its credential helpers.
 type CredentialLookup struct {
@@ -58,6 +60,11 @@ func ResolveCredential(ctx context.Context, host string, l CredentialLookup) (Cr
 		return c, "env " + l.PasswordEnv, nil
 	}
 	prefix := "BERTH_" + HostEnvName(host) + "_"
+	if tok := cmp.Or(get(prefix+"AAD_TOKEN"), get("BERTH_AAD_TOKEN")); tok != "" && isACR(host) {
+		// az account get-access-token --query accessToken: exchanged at
+		// the registry for a refresh token.
+		return Credential{AADAccessToken: tok}, "env AAD access token", nil
+	}
 	if p := get(prefix + "PASSWORD"); p != "" {
 		return Credential{Username: get(prefix + "USERNAME"), Password: p}, "env " + prefix + "PASSWORD", nil
 	}
@@ -82,6 +89,12 @@ func ResolveCredential(ctx context.Context, host string, l CredentialLookup) (Cr
 		return Credential{}, "", err
 	}
 	return c, from, nil
+}
+
+// isACR reports whether host is an Azure Container Registry.
+func isACR(host string) bool {
+	h, _, _ := strings.Cut(strings.ToLower(host), ":")
+	return strings.HasSuffix(h, ".azurecr.io")
 }
 
 // HostEnvName is host as it appears in BERTH_<HOST>_USERNAME: upper case,
