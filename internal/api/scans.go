@@ -22,6 +22,9 @@ import (
 type ScanReader interface {
 	Report(ctx context.Context, repo string, d digest.Digest) (*scanner.Report, error)
 	WriteSBOM(ctx context.Context, w io.Writer, repo string, d digest.Digest, f scanreport.Format) error
+	// InventorySBOM is the SBOM of the inventory alone, as scan.attach_sbom
+	// attaches it: no findings, stamped with the image's creation time.
+	InventorySBOM(ctx context.Context, repo string, d digest.Digest, f scanreport.Format) ([]byte, error)
 	RepoVulns(ctx context.Context, repo string, p metadata.Page) ([]scanner.TagVulns, error)
 	Affected(ctx context.Context, id string, p metadata.Page) ([]metadata.AffectedImage, error)
 }
@@ -45,7 +48,7 @@ type ScanRunner interface {
 //	POST /api/v1/vulndb/reload                               re-import, swap, rematch
 //	POST /api/v1/vulndb/import?name=X.zip                    store an uploaded zip, reload
 //	POST /api/v1/vulndb/import {"source": PATH|oci://REF}    import from the server's side, reload
-//	GET  /api/v1/repositories/{name}/manifests/{digest}/scan [?format=cyclonedx|spdx]
+//	GET  /api/v1/repositories/{name}/manifests/{digest}/scan [?format=cyclonedx|spdx[&findings=false]]
 //	POST /api/v1/repositories/{name}/manifests/{digest}/scan rescan now
 //	GET  /api/v1/repositories/{name}/vulnerabilities         per tag
 //	GET  /api/v1/vulnerabilities/{id}                        images affected
@@ -222,7 +225,13 @@ func (s *Scans) report(w http.ResponseWriter, r *http.Request, repo, ref string)
 		return oci.Errorf(oci.CodeUnsupported, "format %q: want cyclonedx, spdx or json", format).WithStatus(http.StatusBadRequest)
 	}
 	var buf bytes.Buffer
-	if err := s.read.WriteSBOM(r.Context(), &buf, repo, d, f); err != nil {
+	if r.URL.Query().Get("findings") == "false" && f != scanreport.JSON {
+		b, err := s.read.InventorySBOM(r.Context(), repo, d, f)
+		if err != nil {
+			return err
+		}
+		buf.Write(b)
+	} else if err := s.read.WriteSBOM(r.Context(), &buf, repo, d, f); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")

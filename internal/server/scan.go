@@ -15,6 +15,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/api"
 	"github.com/berth-registry/berth/internal/metadata"
+	scanreport "github.com/berth-registry/berth/internal/scan/report"
 	"github.com/berth-registry/berth/internal/scan/scanner"
 	"github.com/berth-registry/berth/internal/scan/vulndb"
 	"github.com/berth-registry/berth/internal/storage/fsblob"
@@ -66,6 +67,18 @@ func (s *Server) openScanning(ctx context.Context, blobs *fsblob.Store, meta sca
 	}
 	if err := s.relay.Subscribe("scanner", handle); err != nil {
 		return nil, fmt.Errorf("subscribing the scanner: %w", err)
+	}
+	if kind := s.cfg.Scan.AttachSBOM; kind != "" {
+		f, err := scanreport.ParseFormat(kind)
+		if err != nil {
+			return nil, fmt.Errorf("scan.attach_sbom: %w", err)
+		}
+		// The registry is built after the scanner; events flow only once
+		// the server runs.
+		a := &sbomAttacher{scans: sc, reg: func() http.Handler { return s.registry }, meta: meta, format: f, kind: kind, log: s.log}
+		if err := s.relay.Subscribe("sbom", a.HandleEvent); err != nil {
+			return nil, fmt.Errorf("subscribing the SBOM attacher: %w", err)
+		}
 	}
 	return sc, nil
 }
