@@ -123,7 +123,7 @@ func newRoot(stdout, stderr io.Writer, lookup env) *cobra.Command {
 	root.AddCommand(newScan(), newVulndb(), newRescan(), newAudit(), newGate())
 	root.AddCommand(newToken(), newKeys(), newLogin())
 	root.AddCommand(newNetwork(), newWebhook())
-	root.AddCommand(newRepos(), newTags(), newCopy())
+	root.AddCommand(newRepos(), newTags(), newCopy(), newImport())
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(root.FlagErrorFunc())
 	}

@@ -69,35 +69,6 @@ BERTH_USERNAME/PASSWORD, the Docker config and credential helpers).`,
 	return cmd
 }
 
-// imageArg is REGISTRY/REPOSITORY[:TAG|@DIGEST], split.
-type imageArg struct {
-	registry, repo, ref string
-}
-
-func parseImageArg(s string) (imageArg, error) {
-	reg, rest, ok := splitRepoRef(s)
-	if !ok {
-		return imageArg{}, fmt.Errorf("%q: want REGISTRY/REPOSITORY[:TAG|@DIGEST]", s)
-	}
-	a := imageArg{registry: reg, repo: rest}
-	if i := strings.Index(rest, "@"); i >= 0 {
-		d, err := oci.ParseDigest(rest[i+1:])
-		if err != nil {
-			return imageArg{}, fmt.Errorf("%q: %w", s, err)
-		}
-		a.repo, a.ref = rest[:i], d.String()
-	} else if i := strings.LastIndex(rest, ":"); i >= 0 {
-		a.repo, a.ref = rest[:i], rest[i+1:]
-		if !oci.ValidTag(a.ref) {
-			return imageArg{}, fmt.Errorf("%q: invalid tag %q", s, a.ref)
-		}
-	}
-	if !oci.ValidName(a.repo) {
-		return imageArg{}, fmt.Errorf("%q: invalid repository name %q", s, a.repo)
-	}
-	return a, nil
-}
-
 // lookupFromCreds turns USER:PASSWORD into a lookup; empty is the usual
 // lookup.
 func lookupFromCreds(flag, s string) (remote.CredentialLookup, error) {
@@ -114,7 +85,7 @@ func lookupFromCreds(flag, s string) (remote.CredentialLookup, error) {
 // openRegistryClient resolves the credential for reg and returns a client
 // for it, and where the credential came from.
 func openRegistryClient(ctx context.Context, reg string, look remote.CredentialLookup) (*remote.Client, string, error) {
-	base := fleet.NormalizeURL(reg)
+	base := fleet.NormalizeURL(reg) // a bare host means https
 	u, err := url.Parse(base)
 	if err != nil {
 		return nil, "", fmt.Errorf("registry %q: %w", reg, err)
@@ -129,20 +100,20 @@ func openRegistryClient(ctx context.Context, reg string, look remote.CredentialL
 
 func runCopy(cmd *cobra.Command, f copyFlags, srcArg, dstArg string) error {
 	usage := func(err error) error { return &usageError{cmd: cmd.CommandPath(), err: err} }
-	src, err := parseImageArg(srcArg)
+	src, err := remote.ParseImageRef(srcArg)
 	if err != nil {
 		return usage(err)
 	}
-	dst, err := parseImageArg(dstArg)
+	dst, err := remote.ParseImageRef(dstArg)
 	if err != nil {
 		return usage(err)
 	}
 	switch {
-	case f.allTags && (src.ref != "" || dst.ref != ""):
+	case f.allTags && (src.Ref != "" || dst.Ref != ""):
 		return usage(errors.New("--all-tags copies a repository: give SRC and DST without a tag or digest"))
-	case !f.allTags && src.ref == "":
+	case !f.allTags && src.Ref == "":
 		return usage(fmt.Errorf("%q: name a tag or digest, or give --all-tags", srcArg))
-	case strings.HasPrefix(dst.ref, "sha256:"):
+	case oci.IsDigest(dst.Ref):
 		return usage(errors.New("DST takes a tag, not a digest: the digest is the source's"))
 	case f.concurrency < 1 || f.concurrency > 32:
 		return usage(fmt.Errorf("--concurrency %d: want 1 to 32", f.concurrency))
@@ -156,11 +127,11 @@ func runCopy(cmd *cobra.Command, f copyFlags, srcArg, dstArg string) error {
 		return usage(err)
 	}
 	ctx, stderr := cmd.Context(), cmd.ErrOrStderr()
-	sc, srcFrom, err := openRegistryClient(ctx, src.registry, srcLook)
+	sc, srcFrom, err := openRegistryClient(ctx, src.Registry, srcLook)
 	if err != nil {
 		return err
 	}
-	dc, dstFrom, err := openRegistryClient(ctx, dst.registry, dstLook)
+	dc, dstFrom, err := openRegistryClient(ctx, dst.Registry, dstLook)
 	if err != nil {
 		return err
 	}
@@ -170,19 +141,19 @@ func runCopy(cmd *cobra.Command, f copyFlags, srcArg, dstArg string) error {
 	var copyErr error
 	if f.allTags {
 		var n int
-		n, copyErr = cp.CopyRepository(ctx, src.repo, dst.repo)
-		fmt.Fprintf(cmd.OutOrStdout(), "%d tags of %s copied to %s/%s\n", n, src.repo, dc.Base(), dst.repo)
+		n, copyErr = cp.CopyRepository(ctx, src.Repo, dst.Repo)
+		fmt.Fprintf(cmd.OutOrStdout(), "%d tags of %s copied to %s/%s\n", n, src.Repo, dc.Base(), dst.Repo)
 	} else {
-		tag := dst.ref
-		if tag == "" && !strings.HasPrefix(src.ref, "sha256:") {
-			tag = src.ref
+		tag := dst.Ref
+		if tag == "" && !strings.HasPrefix(src.Ref, "sha256:") {
+			tag = src.Ref
 		}
-		d, err := cp.Copy(ctx, src.repo, src.ref, dst.repo, tag)
+		d, err := cp.Copy(ctx, src.Repo, src.Ref, dst.Repo, tag)
 		copyErr = err
 		if err == nil {
-			name := dst.repo + "@" + d.String()
+			name := dst.Repo + "@" + d.String()
 			if tag != "" {
-				name = dst.repo + ":" + tag
+				name = dst.Repo + ":" + tag
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s/%s %s\n", dc.Base(), name, d)
 		}

@@ -131,6 +131,10 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("building management API: %w", err)
 	}
+	imports, err := s.openImport()
+	if err != nil {
+		return err
+	}
 	if s.ui, err = s.openUI(db, netRules); err != nil {
 		return fmt.Errorf("building web UI: %w", err)
 	}
@@ -139,8 +143,8 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	}
 
 	s.http = &http.Server{
-		Handler: s.handler(api.WithWebhooks(api.WithGates(s.scan.wrap(mgmt, api.WithNetworkRules(api.WithPolicies(api.WithAudit(api.WithStorage(api.WithLifecycle(mgmt, api.NewLifecycle(s.meta, mgmt)),
-			api.NewStorage(s.storage.gc, s.storage.meter, mgmt)), api.NewAudit(db, mgmt)), api.NewPolicies(db, s.policies, mgmt)), api.NewNetworkRules(netRules, mgmt))), api.NewGates(db, s.gate, mgmt)), api.NewWebhooks(s.webhooks, mgmt))),
+		Handler: s.handler(api.WithImport(api.WithWebhooks(api.WithGates(s.scan.wrap(mgmt, api.WithNetworkRules(api.WithPolicies(api.WithAudit(api.WithStorage(api.WithLifecycle(mgmt, api.NewLifecycle(s.meta, mgmt)),
+			api.NewStorage(s.storage.gc, s.storage.meter, mgmt)), api.NewAudit(db, mgmt)), api.NewPolicies(db, s.policies, mgmt)), api.NewNetworkRules(netRules, mgmt))), api.NewGates(db, s.gate, mgmt)), api.NewWebhooks(s.webhooks, mgmt)), api.NewImport(imports, mgmt))),
 		ReadHeaderTimeout: s.cfg.Server.ReadHeaderTimeout,
 		IdleTimeout:       s.cfg.Server.IdleTimeout,
 		MaxHeaderBytes:    int(s.cfg.Server.MaxHeaderBytes),

@@ -61,6 +61,10 @@ type Guard struct {
 	Allow []netip.Prefix
 	// Resolver resolves host names at creation; nil is net.DefaultResolver.
 	Resolver Resolver
+	// AllowKey is the configuration key a refusal tells the administrator
+	// about; "" is webhooks.allow_cidrs. Server-side imports guard their
+	// sources with the same rule under their own key.
+	AllowKey string
 }
 
 // AllowedAddr reports whether a connection to a may be made.
@@ -76,7 +80,11 @@ func (g *Guard) AllowedAddr(a netip.Addr) error {
 	}
 	for _, p := range blocked {
 		if p.Contains(a) {
-			return fmt.Errorf("%w: %s is a loopback, private, link-local or reserved address (in %s); an administrator may allow it with webhooks.allow_cidrs", ErrTarget, a, p)
+			key := g.AllowKey
+			if key == "" {
+				key = "webhooks.allow_cidrs"
+			}
+			return fmt.Errorf("%w: %s is a loopback, private, link-local or reserved address (in %s); an administrator may allow it with %s", ErrTarget, a, p, key)
 		}
 	}
 	return nil

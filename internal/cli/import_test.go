@@ -1,0 +1,110 @@
+package cli
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/berth-registry/berth/internal/remote"
+	"github.com/berth-registry/berth/internal/scan/scanner"
+	"github.com/berth-registry/berth/internal/server/servertest"
+)
+
+// pushScanImage pushes the scan fixture image (a Debian package and an old
+// Go binary with known advisories) to a distribution registry.
+func pushScanImage(t *testing.T, c *remote.Client, repo, tag string) digest.Digest {
+	t.Helper()
+	im := newScanImage(t)
+	for _, b := range append(slices.Clone(im.blobs), im.config) {
+		if _, err := pushBlob(t, c, repo, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := c.PushManifest(context.Background(), repo, tag, ocispec.MediaTypeImageManifest, im.man)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestImportFromDistributionIsScanned(t *testing.T) {
+	dist := startDistribution(t)
+	want := pushScanImage(t, dist, "app", "v1")
+	cfg := servertest.Config(t)
+	cfg.Scan.DB = "../scan/vulndb/testdata/go,testdata/scan/osv"
+	cfg.Import.AllowCIDRs = "127.0.0.1/32"
+	s := servertest.Start(t, cfg)
+	closeIdleFirst(t)
+
+	code, out, errOut := runBerth(t, "import", dist.Base()+"/app:v1", "--to", s.URL()+"/team/app", "--wait", "30s")
+	if code != 0 {
+		t.Fatalf("import: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "team/app:v1 "+want.String()) || !strings.Contains(out, "scan: complete, HIGH: 2") {
+		t.Errorf("import output:\n%s", out)
+	}
+	if got := summary(t, out); got != [5]int{1, 0, 3, 0, 0} {
+		t.Errorf("import stats %v, want 1 manifest and 3 blobs", got)
+	}
+	c, _ := newAPIClient(s.URL())
+	var rep scanner.Report
+	if err := c.call(context.Background(), http.MethodGet, "repositories/team/app/manifests/"+want.String()+"/scan", nil, &rep); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, f := range rep.Findings {
+		ids = append(ids, f.ID)
+	}
+	slices.Sort(ids)
+	if rep.Status != "complete" || rep.Digest != want.String() || !slices.Equal(ids, allIDs) {
+		t.Errorf("scan of the import = %s %s %v, want complete %s %v", rep.Status, rep.Digest, ids, want, allIDs)
+	}
+
+	// A locked tag refuses an import as it refuses a push.
+	if code, out, errOut := runBerth(t, "lock", "set", "team/app:v1", "--write=false", "--registry", s.URL()); code != 0 {
+		t.Fatalf("lock: exit %d\n%s\n%s", code, out, errOut)
+	}
+	pushImage(t, dist, "other", day0, "v1")
+	code, _, errOut = runBerth(t, "import", dist.Base()+"/other:v1", "--to", s.URL()+"/team/app:v1")
+	if code == 0 || !strings.Contains(errOut, "import refused") || !strings.Contains(errOut, "locked") {
+		t.Errorf("import onto a locked tag: exit %d\n%s", code, errOut)
+	}
+}
+
+func TestImportRefusesInternalSources(t *testing.T) {
+	dist := startDistribution(t)
+	pushImage(t, dist, "app", day0, "v1")
+	s := servertest.Start(t, servertest.Config(t))
+	closeIdleFirst(t)
+
+	for _, tt := range []struct {
+		name, source, want string
+	}{
+		{"loopback", dist.Base() + "/app:v1", "import.allow_cidrs"},
+		{"metadata", "http://169.254.169.254/app:v1", "import.allow_cidrs"},
+		{"private", "http://10.1.2.3:5000/app:v1", "import.allow_cidrs"},
+		{"ipv6 loopback", "http://[::1]:5000/app:v1", "import.allow_cidrs"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runBerth(t, "import", tt.source, "--to", s.URL()+"/team/app", "--src-creds", "user:s3cret")
+			if code == 0 || !strings.Contains(errOut, "import source refused") || !strings.Contains(errOut, tt.want) {
+				t.Errorf("exit %d\n%s\n%s", code, out, errOut)
+			}
+			if strings.Contains(errOut, "s3cret") {
+				t.Errorf("the answer carries the source password: %s", errOut)
+			}
+		})
+	}
+	c, err := remote.New(s.URL(), remote.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tags, err := c.Tags(context.Background(), "team/app", 0); err == nil && len(tags) > 0 {
+		t.Errorf("refused imports left tags %v", tags)
+	}
+}
