@@ -142,6 +142,8 @@ CREATE TABLE immutable_rules (
 	usageSchema,
 	// a covering index for the web UI's listings (see browse.go).
 	browseSchema,
+	// scans deleted with the last manifest of their digest (see scansgone.go).
+	scansGoneSchema,
 }
 
 // SchemaVersion is the schema version this package writes. migrations is
