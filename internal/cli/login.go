@@ -22,9 +22,9 @@ import (
 
 // loginOpts are the flags of berth login --oidc.
 type loginOpts struct {
-	registry, issuer, clientID, dockerConfig string
-	oidc                                     bool
-	timeout                                  time.Duration
+	registry, issuer, clientID, dockerConfig, callback string
+	oidc                                               bool
+	timeout                                            time.Duration
 }
 
 func newLogin() *cobra.Command {
@@ -56,6 +56,7 @@ exist. See docs/access.md#oidc-login.`,
 	fl.StringVar(&o.issuer, "issuer", os.Getenv("BERTH_OIDC_ISSUER"), "issuer URL, as the server's auth.oidc.issuer (env BERTH_OIDC_ISSUER)")
 	fl.StringVar(&o.clientID, "client-id", os.Getenv("BERTH_OIDC_CLIENT_ID"), "public client ID allowing loopback redirects (env BERTH_OIDC_CLIENT_ID)")
 	fl.StringVar(&o.dockerConfig, "docker-config", "", "directory of the docker config to write (default $DOCKER_CONFIG or ~/.docker)")
+	fl.StringVar(&o.callback, "callback-addr", "127.0.0.1:0", "loopback address of the redirect listener; a fixed port for issuers that need the redirect URI registered")
 	fl.DurationVar(&o.timeout, "timeout", 5*time.Minute, "how long to wait for the browser login")
 	return cmd
 }
@@ -71,7 +72,7 @@ func runOIDCLogin(ctx context.Context, o loginOpts, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	id, raw, err := oidc.LoopbackLogin(ctx, p, func(u string) {
+	id, raw, err := oidc.LoopbackLogin(ctx, p, o.callback, func(u string) {
 		fmt.Fprintf(stderr, "Open this URL in a browser to log in:\n\n  %s\n\n", u)
 	})
 	if err != nil {

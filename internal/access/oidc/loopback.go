@@ -10,13 +10,20 @@ import (
 	"time"
 )
 
-// LoopbackLogin runs the CLI login (RFC 8252): it listens on 127.0.0.1 on
-// a free port, calls show with the URL the user must open, waits for the
+// LoopbackLogin runs the CLI login (RFC 8252): it listens on addr
+// ("127.0.0.1:0", a free port, when empty; a fixed port for issuers that
+// only accept registered redirect URIs), calls show with the URL the user must open, waits for the
 // issuer to redirect the browser back, and returns the verified identity
 // and the raw ID token. A callback with a wrong state is answered and
 // ignored, so a stray request cannot end the login.
-func LoopbackLogin(ctx context.Context, p *Provider, show func(url string)) (*Identity, string, error) {
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
+func LoopbackLogin(ctx context.Context, p *Provider, addr string, show func(url string)) (*Identity, string, error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	if host, _, err := net.SplitHostPort(addr); err != nil || (host != "127.0.0.1" && host != "[::1]" && host != "::1" && host != "localhost") {
+		return nil, "", fmt.Errorf("oidc: callback address %q: want a loopback host:port", addr)
+	}
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
 	if err != nil {
 		return nil, "", fmt.Errorf("oidc: loopback listener: %w", err)
 	}
