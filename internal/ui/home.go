@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -13,49 +14,55 @@ import (
 const recentActivity = 10
 
 type homeData struct {
-	Totals     metadata.Totals
-	Usage      *quota.Report // nil: not measured yet, or not the viewer's to see
-	UsageAt    time.Time
-	Severities []metadata.SeverityCount
-	TopVulns   []metadata.VulnCount
-	Activity   []metadata.AuditRecord
-	DB         *vulndb.Status
-	Scanning   bool
+	// Agg is nil while the aggregates are first being counted.
+	Agg      *homeAggregates
+	AggAt    time.Time
+	Usage    *quota.Report // nil: not measured yet, or not the viewer's to see
+	UsageAt  time.Time
+	Activity []metadata.AuditRecord
+	DB       *vulndb.Status
+	Scanning bool
 }
 
 // home shows the registry at a glance, within what the viewer may pull:
-// totals, images by highest severity, the most widespread CVEs and what
-// happened last. Stored and reclaimable bytes are registry-wide, so only
-// admins see them.
+// totals, images by highest severity, the most widespread CVEs (all three
+// cached, homecache.go) and what happened last. Stored and reclaimable
+// bytes are registry-wide, so only admins see them.
 func (u *UI) home(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	v := viewerFrom(ctx)
-	var d homeData
-	var err error
-	if d.Totals, err = u.opts.Store.BrowseTotals(ctx, v.patterns); err != nil {
-		u.fail(w, r, err)
-		return
-	}
+	v := viewerFrom(r.Context())
+	d := homeData{Scanning: u.opts.Scans != nil}
+	d.Agg, d.AggAt = u.homeAgg.get(v.patterns)
 	if v.Admin() && u.usage != nil {
 		d.Usage, d.UsageAt = u.usage.get()
 	}
-	if u.opts.Scans != nil {
-		d.Scanning = true
+	if d.Scanning {
 		d.DB = u.opts.Scans.Status()
-		if d.Severities, err = u.opts.Store.SeverityCounts(ctx, v.patterns); err != nil {
-			u.fail(w, r, err)
-			return
-		}
-		if d.TopVulns, err = u.opts.Store.TopVulns(ctx, v.patterns, 10); err != nil {
-			u.fail(w, r, err)
-			return
-		}
 	}
+	var err error
 	if d.Activity, err = u.activity(r, v); err != nil {
 		u.fail(w, r, err)
 		return
 	}
 	u.render(w, r, http.StatusOK, page{template: "home", nav: "home", data: d})
+}
+
+// homeAggregatesOf counts what the home page caches.
+func (u *UI) homeAggregatesOf(ctx context.Context, patterns []string) (homeAggregates, error) {
+	var (
+		a   homeAggregates
+		err error
+	)
+	if a.Totals, err = u.opts.Store.BrowseTotals(ctx, patterns); err != nil {
+		return a, err
+	}
+	if u.opts.Scans == nil {
+		return a, nil
+	}
+	if a.Severities, err = u.opts.Store.SeverityCounts(ctx, patterns); err != nil {
+		return a, err
+	}
+	a.TopVulns, err = u.opts.Store.TopVulns(ctx, patterns, 10)
+	return a, err
 }
 
 // activity is the newest audit records the viewer may see: all for an

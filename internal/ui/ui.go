@@ -104,6 +104,7 @@ type UI struct {
 	pages    map[string]*template.Template
 	mux      *http.ServeMux
 	usage    *usageCache
+	homeAgg  *homeCache
 	version  string
 }
 
@@ -124,6 +125,7 @@ func New(opts Options) (*UI, error) {
 	if opts.Usage != nil {
 		u.usage = newUsageCache(opts.Usage, opts.UsageTTL, u.log)
 	}
+	u.homeAgg = newHomeCache(u.homeAggregatesOf, u.log)
 	u.pages = map[string]*template.Template{}
 	u.mux = http.NewServeMux()
 	static, err := fs.Sub(assets, "static")
