@@ -3,6 +3,7 @@ package authn
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -20,6 +21,12 @@ import (
 func fingerprint(hash string) string {
 	sum := sha256.Sum256([]byte("berth refresh\x00" + hash))
 	return base64.RawURLEncoding.EncodeToString(sum[:18])
+}
+
+// sameFingerprint compares in constant time, as every secret-derived
+// value is compared.
+func sameFingerprint(hash, fp string) bool {
+	return subtle.ConstantTimeCompare([]byte(fingerprint(hash)), []byte(fp)) == 1
 }
 
 // LoginForRefresh is Check for the token endpoint's password grant: it
@@ -65,7 +72,7 @@ func (a *Authenticator) refresh(r *http.Request, tok string) (*authz.Principal, 
 		} else if err != nil {
 			return nil, "", fmt.Errorf("looking up token: %w", err)
 		}
-		if !slices.ContainsFunc([]string{t.Hash1, t.Hash2}, func(h string) bool { return h != "" && fingerprint(h) == c.Fingerprint }) {
+		if !slices.ContainsFunc([]string{t.Hash1, t.Hash2}, func(h string) bool { return h != "" && sameFingerprint(h, c.Fingerprint) }) {
 			return nil, "", fmt.Errorf("%w: token %s was rotated", ErrCredentials, tn)
 		}
 		if err := TokenUsable(t, addr, a.cache.clock()); err != nil {
@@ -80,7 +87,7 @@ func (a *Authenticator) refresh(r *http.Request, tok string) (*authz.Principal, 
 	} else if err != nil {
 		return nil, "", fmt.Errorf("looking up account: %w", err)
 	}
-	if u.Disabled || fingerprint(u.PasswordHash) != c.Fingerprint {
+	if u.Disabled || !sameFingerprint(u.PasswordHash, c.Fingerprint) {
 		return nil, "", fmt.Errorf("%w: account %s is disabled or its password changed", ErrCredentials, u.Name)
 	}
 	return &authz.Principal{Name: u.Name, Grants: u.Grants}, c.Fingerprint, nil
