@@ -119,8 +119,10 @@ type RepoGraph struct {
 // a handful of table scans in one read transaction instead of a handful
 // of range scans per repository, which dominate a 1,000-repository plan.
 type GraphScanner interface {
-	// ScanGraphs calls fn with every repository, in name order, all as
-	// of one snapshot.
+	// ScanGraphs calls fn with every repository, in name order. Each
+	// manifest's children are read in the manifest's snapshot; tags and
+	// blob references may come from a moment apart, as separate Tags and
+	// Manifests calls would.
 	ScanGraphs(ctx context.Context, fn func(RepoGraph) error) error
 }
 
