@@ -34,6 +34,9 @@ type ScanRunner interface {
 	Rescan(ctx context.Context, repo string, d digest.Digest) error
 	// Status is the loaded database, nil when none is.
 	Status() *vulndb.Status
+	// RematchStatus is the background rematch that follows a database
+	// change: running, or the last one.
+	RematchStatus() scanner.RematchStatus
 	Reload(ctx context.Context) (scanner.ReloadResult, error)
 	// Import adds or replaces the OSV zip called name, then reloads.
 	Import(ctx context.Context, name string, r io.Reader) (scanner.ReloadResult, error)
@@ -160,6 +163,9 @@ type DBStatus struct {
 	Status string         `json:"status"`
 	Reason string         `json:"reason,omitempty"`
 	DB     *vulndb.Status `json:"db,omitempty"`
+	// Rematch is the re-match of stored inventories to the loaded version:
+	// state, version, done of total.
+	Rematch *scanner.RematchStatus `json:"rematch,omitempty"`
 }
 
 func (s *Scans) status(w http.ResponseWriter, r *http.Request) error {
@@ -167,7 +173,8 @@ func (s *Scans) status(w http.ResponseWriter, r *http.Request) error {
 	if st == nil {
 		return writeJSON(w, r, DBStatus{Status: metadata.ScanSkipped, Reason: scanner.ReasonNoDatabase})
 	}
-	return writeJSON(w, r, DBStatus{Status: "loaded", DB: st})
+	rm := s.run.RematchStatus()
+	return writeJSON(w, r, DBStatus{Status: "loaded", DB: st, Rematch: &rm})
 }
 
 func (s *Scans) reload(w http.ResponseWriter, r *http.Request) error {

@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-registry/berth/internal/api"
+	"github.com/berth-registry/berth/internal/scan/scanner"
 	"github.com/berth-registry/berth/internal/scan/vulndb"
 )
 
@@ -30,11 +33,12 @@ func newVulndb() *cobra.Command {
 
 func newVulndbStatus() *cobra.Command {
 	var (
-		dbs    []string
-		asJSON bool
+		dbs      []string
+		asJSON   bool
+		registry string
 	)
 	cmd := &cobra.Command{
-		Use:   "status --db PATH [--db PATH...]",
+		Use:   "status --db PATH [--db PATH...] | --registry URL",
 		Short: "Show what a vulnerability database holds: sources, counts, newest entry, version",
 		Long: `Import the given OSV sources as berth scan would and describe the result:
 its version (the same version every finding of a scan records), the number
@@ -42,12 +46,20 @@ of advisories per source and per ecosystem, the newest 'modified' time, and
 the entries that were skipped and why.
 
 --db takes a directory of OSV JSON files (searched recursively) or an
-osv.dev all.zip; give it several times to combine sources.`,
-		Example: `  berth vulndb status --db ./osv/Go-all.zip --db ./osv/Debian-all.zip`,
-		Args:    cobra.NoArgs,
+osv.dev all.zip; give it several times to combine sources.
+
+--registry asks a running berth serve instead: the database it scans with,
+and the re-match of stored inventories that follows a database change
+(version being applied, done of total).`,
+		Example: `  berth vulndb status --db ./osv/Go-all.zip --db ./osv/Debian-all.zip
+  berth vulndb status --registry http://127.0.0.1:5000`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if registry != "" {
+				return serverDBStatus(cmd.Context(), cmd.OutOrStdout(), registry, asJSON)
+			}
 			if len(dbs) == 0 {
-				return &usageError{cmd: cmd.CommandPath(), err: errors.New("--db is required")}
+				return &usageError{cmd: cmd.CommandPath(), err: errors.New("--db or --registry is required")}
 			}
 			db, err := loadVulnDB(cmd.Context(), dbs)
 			if err != nil {
@@ -63,7 +75,44 @@ osv.dev all.zip; give it several times to combine sources.`,
 	}
 	cmd.Flags().StringArrayVar(&dbs, "db", nil, "OSV directory or all.zip (repeatable; required)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
+	cmd.Flags().StringVar(&registry, "registry", "", "base URL of a Berth server to ask instead of --db")
 	return cmd
+}
+
+// serverDBStatus prints GET /api/v1/vulndb: the server's database and its
+// rematch.
+func serverDBStatus(ctx context.Context, w io.Writer, registry string, asJSON bool) error {
+	c, err := newAPIClient(registry)
+	if err != nil {
+		return err
+	}
+	var st api.DBStatus
+	if err := c.call(ctx, http.MethodGet, "vulndb", nil, &st); err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	if st.DB == nil {
+		_, err := fmt.Fprintf(w, "No database: %s\n", st.Reason)
+		return err
+	}
+	if err := writeDBStatus(w, *st.DB); err != nil {
+		return err
+	}
+	if rm := st.Rematch; rm != nil && rm.State != scanner.RematchIdle {
+		fmt.Fprintf(w, "\nRe-match:    %s, version %s, %d of %d inventories", rm.State, rm.Version, rm.Done, rm.Total)
+		if rm.State != scanner.RematchRunning {
+			fmt.Fprintf(w, ", %d gained a CRITICAL or HIGH finding", rm.NewCritical)
+		}
+		if rm.Error != "" {
+			fmt.Fprintf(w, " (%s)", rm.Error)
+		}
+		fmt.Fprintln(w)
+	}
+	return nil
 }
 
 // loadDB imports every path into one snapshot.

@@ -153,7 +153,7 @@ func runVulndbUpload(ctx context.Context, args []string, f vulndbImportFlags) er
 		}
 		changed := "unchanged"
 		if res.Changed {
-			changed = fmt.Sprintf("swapped in; %d images re-matched, %d gained a CRITICAL or HIGH finding", res.Rematched, res.NewCritical)
+			changed = fmt.Sprintf("swapped in; re-matching %d stored inventories in the background: berth vulndb status --registry URL", res.Rematch.Total)
 		}
 		fmt.Fprintf(f.out, "%s: version %s, %d advisories (%s)\n", a, res.Status.Version, res.Status.Advisories, changed)
 	}

@@ -121,6 +121,11 @@ func TestVulndbImportPushPull(t *testing.T) {
 	if st := dbStatus(t, srv.URL()); st.DB.Advisories != 10 || st.DB.Version != offlineSt.Version {
 		t.Errorf("re-importing the Go directory from the server's disk changed the database: %+v", st.DB)
 	}
+	// The server's side: the database and the last (background) re-match.
+	if out := run(0, "vulndb", "status", "--registry", srv.URL()); !strings.Contains(out, "Advisories:  10") ||
+		!strings.Contains(out, "Re-match:    done, version "+offlineSt.Version+", 0 of 0 inventories") {
+		t.Errorf("berth vulndb status --registry:\n%s", out)
+	}
 
 	// A server whose scan.db names the artifact pulls it at start.
 	cfg := servertest.Config(t)

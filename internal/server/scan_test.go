@@ -247,8 +247,22 @@ func TestScanOnPush(t *testing.T) {
 	copyFiles(t, osv, "../cli/testdata/scan/osv/GHSA-5rcv-m4m3-hfh7.json", "../cli/testdata/scan/osv/GHSA-6q6q-88xp-6f2r.json",
 		"../cli/testdata/scan/osv/DEBIAN-CVE-2023-45853.json")
 	var rr scanner.ReloadResult
-	if code := scanGet(t, http.MethodPost, base+"/api/v1/vulndb/reload", &rr); code != 200 || !rr.Changed || rr.Rematched != 1 || rr.NewCritical != 1 {
-		t.Fatalf("reload = %d %+v, want 1 rematched, 1 new critical", code, rr)
+	if code := scanGet(t, http.MethodPost, base+"/api/v1/vulndb/reload", &rr); code != 200 || !rr.Changed || rr.Rematch.Total != 1 || rr.Rematch.Version != rr.Status.Version {
+		t.Fatalf("reload = %d %+v, want a rematch of 1 started", code, rr)
+	}
+	// The rematch runs in the background; GET /api/v1/vulndb follows it.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var st api.DBStatus
+		scanGet(t, http.MethodGet, base+"/api/v1/vulndb", &st)
+		if st.Rematch != nil && st.Rematch.State == scanner.RematchDone {
+			if st.Rematch.Done != 1 || st.Rematch.Total != 1 || st.Rematch.NewCritical != 1 || st.Rematch.Version != rr.Status.Version {
+				t.Fatalf("rematch = %+v, want 1 of 1 done, 1 new critical", st.Rematch)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rematch not done: %+v", st.Rematch)
+		}
 	}
 	r = waitScan(t, base, "team/app", d)
 	want = []string{"DEBIAN-CVE-2023-45853:UNKNOWN", "GO-2020-0015:HIGH", "GO-2021-0113:UNKNOWN", "GO-2022-0956:HIGH"}

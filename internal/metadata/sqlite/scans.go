@@ -25,9 +25,9 @@ var _ metadata.Scans = (*Store)(nil)
 //
 // Scans are keyed by digest alone: content is scanned once whatever
 // repository holds it, and AffectedBy joins through manifests to name the
-// repositories. A scan outlives its manifest (the inventory is worth
-// keeping while a copy may be pushed again); AffectedBy lists only
-// manifests that exist and are not in the recycle bin.
+// repositories. A scan lives while some manifest row holds its digest
+// (see scansgone.go); AffectedBy lists only manifests that exist and are
+// not in the recycle bin.
 const scanSchema = `
 CREATE TABLE scans (
 	digest     TEXT   PRIMARY KEY,

@@ -42,14 +42,19 @@ type RematchResult struct {
 type ReloadResult struct {
 	Status  vulndb.Status `json:"status"`
 	Changed bool          `json:"changed"`
-	RematchResult
+	// Rematch is the re-match of stored inventories that a change started
+	// in the background (state running), or the last one.
+	Rematch RematchStatus `json:"rematch"`
 }
 
 // ErrNoSources means Reload was called with no database configured.
 var ErrNoSources = errors.New("no vulnerability database configured (scan.db)")
 
 // Reload imports paths again and, if that gives a new version, swaps it
-// in and re-matches every stored inventory. An import that fails or finds
+// in and starts re-matching every stored inventory in the background: the
+// call returns once the new snapshot is in place, and scans from then on
+// use it. A rematch still running for an older version is stopped (the
+// new one redoes whatever it had left). An import that fails or finds
 // nothing leaves the current snapshot in place.
 func (s *Scanner) Reload(ctx context.Context, paths []string) (ReloadResult, error) {
 	if len(paths) == 0 {
@@ -63,20 +68,26 @@ func (s *Scanner) Reload(ctx context.Context, paths []string) (ReloadResult, err
 	}
 	res := ReloadResult{Status: db.Status()}
 	if old := s.db.Load(); old != nil && old.Version() == db.Version() {
+		res.Rematch = s.RematchStatus()
 		return res, nil
 	}
 	s.swap.Lock()
 	s.db.Store(db)
 	s.swap.Unlock()
 	res.Changed = true
-	res.RematchResult, err = s.Rematch(ctx)
-	return res, err
+	res.Rematch = s.startRematch(db.Version())
+	return res, nil
 }
 
 // Rematch re-matches every stored inventory made with another database
 // version against the current one, a page at a time, and emits
 // scan.new_critical for each image that gains a CRITICAL or HIGH finding.
+// It runs in the caller; Reload runs it in the background.
 func (s *Scanner) Rematch(ctx context.Context) (RematchResult, error) {
+	return s.rematch(ctx, func(RematchResult) {})
+}
+
+func (s *Scanner) rematch(ctx context.Context, progress func(RematchResult)) (RematchResult, error) {
 	var out RematchResult
 	db := s.db.Load()
 	if db == nil {
@@ -103,6 +114,7 @@ func (s *Scanner) Rematch(ctx context.Context) (RematchResult, error) {
 			if gained {
 				out.NewCritical++
 			}
+			progress(out)
 		}
 		if len(recs) < 100 {
 			return out, nil

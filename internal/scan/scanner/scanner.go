@@ -82,6 +82,13 @@ type Scanner struct {
 
 	mu       sync.Mutex
 	inflight map[digest.Digest]bool
+	// runCtx is Start's context, which background rematches run on;
+	// rematchSt, rematchCancel and rematchDone are the current or last
+	// rematch (background.go). All under mu.
+	runCtx        context.Context
+	rematchSt     RematchStatus
+	rematchCancel context.CancelFunc
+	rematchDone   chan struct{}
 	// claiming is held from claiming a digest until its pending record is
 	// saved, so whoever finds the digest already claimed also finds the
 	// record: a rescan racing a push-triggered scan never reads "not
@@ -117,11 +124,12 @@ func New(store Store, blobs Blobs, db *vulndb.Holder, opts Options) *Scanner {
 
 // Start runs the workers until Stop, and requeues the scans a previous
 // process left pending or scanning (and, with a database loaded, those
-// skipped for lack of one).
+// skipped for lack of one); inventories matched with another database
+// version than the loaded one are re-matched in the background.
 func (s *Scanner) Start(ctx context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
 	s.mu.Lock()
-	s.cancel = cancel
+	s.cancel, s.runCtx = cancel, ctx
 	s.mu.Unlock()
 	for range s.opts.Workers {
 		s.wg.Go(func() { s.work(ctx) })
@@ -130,6 +138,7 @@ func (s *Scanner) Start(ctx context.Context) {
 		if err := s.recover(ctx); err != nil && ctx.Err() == nil {
 			s.log.ErrorContext(ctx, "requeueing unfinished scans", slog.Any("err", err))
 		}
+		s.resumeRematch(ctx)
 	})
 }
 
@@ -143,6 +152,12 @@ func (s *Scanner) Stop() {
 		cancel()
 	}
 	s.wg.Wait()
+	s.mu.Lock()
+	done := s.rematchDone
+	s.mu.Unlock()
+	if done != nil {
+		<-done // ended by cancel: it runs on Start's context
+	}
 }
 
 // Rescan queues a scan of repo@d that reads its layers again, whatever

@@ -247,8 +247,11 @@ func TestScanOnPushAndRematch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.Changed || res.Rematched != 1 || res.NewCritical != 1 {
-		t.Errorf("Reload = %+v, want changed, 1 rematched, 1 new critical", res)
+	if !res.Changed || res.Rematch.State != scanner.RematchRunning || res.Rematch.Total != 1 || res.Rematch.Version != res.Status.Version {
+		t.Errorf("Reload = %+v, want changed, a rematch of 1 running", res)
+	}
+	if st := e.sc.WaitRematch(e.ctx); st.State != scanner.RematchDone || st.Done != 1 || st.Rematched != 1 || st.NewCritical != 1 || st.Finished == nil {
+		t.Errorf("rematch = %+v, want done, 1 rematched, 1 new critical", st)
 	}
 	if got := e.blobs.opens.Load(); got != opens {
 		t.Errorf("rematch opened %d blobs; want none", got-opens)
@@ -276,7 +279,7 @@ func TestScanOnPushAndRematch(t *testing.T) {
 		t.Errorf("scan.new_critical events = %+v, want one for %s", crit, d)
 	}
 	// Reloading the same data changes nothing and emits nothing.
-	if res, err := e.sc.Reload(e.ctx, []string{goDB, debianDB(t)}); err != nil || res.Changed || res.Rematched != 0 {
+	if res, err := e.sc.Reload(e.ctx, []string{goDB, debianDB(t)}); err != nil || res.Changed || res.Rematch.State != scanner.RematchDone {
 		t.Errorf("second Reload = %+v, %v; want unchanged", res, err)
 	}
 
