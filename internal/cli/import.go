@@ -123,7 +123,7 @@ func runImport(cmd *cobra.Command, f importFlags, srcArg string) error {
 		name = res.Repository + ":" + res.Tag
 	}
 	fmt.Fprintf(out, "imported %s as %s/%s %s\n", res.Source, to.Registry, name, res.Digest)
-	writeCopySummary(out, res.Stats, 0)
+	writeCopySummary(out, remote.CopyStats(res.Stats), 0)
 	if f.wait <= 0 {
 		fmt.Fprintf(out, "scan: %s%s\n", to.Registry, res.Scan)
 		return nil

@@ -10,8 +10,11 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/importer"
 	"github.com/berth-registry/berth/internal/remote"
 	"github.com/berth-registry/berth/internal/scan/scanner"
+	"github.com/berth-registry/berth/internal/server"
 	"github.com/berth-registry/berth/internal/server/servertest"
 )
 
@@ -32,13 +35,34 @@ func pushScanImage(t *testing.T, c *remote.Client, repo, tag string) digest.Dige
 	return d
 }
 
+// startImporting serves cfg as servertest.Start does, with POST
+// /api/v1/import built as berth serve builds it.
+func startImporting(t *testing.T, cfg config.Config) *server.Server {
+	t.Helper()
+	s := server.New(cfg, nil).WithImporter(importer.New)
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := s.Open(ctx); err != nil {
+		cancel()
+		t.Fatalf("opening server: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return s
+}
+
 func TestImportFromDistributionIsScanned(t *testing.T) {
 	dist := startDistribution(t)
 	want := pushScanImage(t, dist, "app", "v1")
 	cfg := servertest.Config(t)
 	cfg.Scan.DB = "../scan/vulndb/testdata/go,testdata/scan/osv"
 	cfg.Import.AllowCIDRs = "127.0.0.1/32"
-	s := servertest.Start(t, cfg)
+	s := startImporting(t, cfg)
 	closeIdleFirst(t)
 
 	code, out, errOut := runBerth(t, "import", dist.Base()+"/app:v1", "--to", s.URL()+"/team/app", "--wait", "30s")
@@ -79,7 +103,7 @@ func TestImportFromDistributionIsScanned(t *testing.T) {
 func TestImportRefusesInternalSources(t *testing.T) {
 	dist := startDistribution(t)
 	pushImage(t, dist, "app", day0, "v1")
-	s := servertest.Start(t, servertest.Config(t))
+	s := startImporting(t, servertest.Config(t))
 	closeIdleFirst(t)
 
 	for _, tt := range []struct {

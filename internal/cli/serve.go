@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/importer"
 	"github.com/berth-registry/berth/internal/server"
 )
 
@@ -67,7 +68,7 @@ func newServe(lookup env) *cobra.Command {
 
 func serve(cmd *cobra.Command, cfg config.Config) error {
 	log := newLogger(cmd.ErrOrStderr(), cfg.Log)
-	srv := server.New(cfg, log)
+	srv := server.New(cfg, log).WithImporter(importer.New)
 	ctx := cmd.Context()
 	if err := srv.Open(ctx); err != nil {
 		return err

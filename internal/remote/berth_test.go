@@ -1,4 +1,4 @@
-package remote
+package remote_test
 
 import (
 	"context"
@@ -12,18 +12,19 @@ import (
 
 	"github.com/berth-registry/berth/internal/lifecycle/retention"
 	"github.com/berth-registry/berth/internal/oci"
+	"github.com/berth-registry/berth/internal/remote"
 	"github.com/berth-registry/berth/internal/server/servertest"
 )
 
 // startBerth serves a real Berth on 127.0.0.1 with stores in a temp dir.
-func startBerth(t *testing.T, pageSize int) *Client {
+func startBerth(t *testing.T, pageSize int) *remote.Client {
 	t.Helper()
 	cfg := servertest.Config(t)
 	if pageSize > 0 {
 		cfg.Limits.MaxPageSize = pageSize
 	}
 	s := servertest.Start(t, cfg)
-	c, err := New(s.URL(), Options{MinBackoff: time.Millisecond})
+	c, err := remote.New(s.URL(), remote.Options{MinBackoff: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +32,7 @@ func startBerth(t *testing.T, pageSize int) *Client {
 }
 
 // pushImage pushes a one-layer image named by seed and tags it.
-func pushImage(t *testing.T, c *Client, repo, seed string, tags ...string) digest.Digest {
+func pushImage(t *testing.T, c *remote.Client, repo, seed string, tags ...string) digest.Digest {
 	t.Helper()
 	ctx := context.Background()
 	cfg, err := c.PushBlob(ctx, repo, []byte(`{"seed":"`+seed+`"}`))
@@ -77,7 +78,7 @@ func TestListingsPageThroughLinks(t *testing.T) {
 	if !slices.Equal(repos, []string{"other", "team/app"}) {
 		t.Errorf("Catalog = %v", repos)
 	}
-	src := NewSource(c)
+	src := remote.NewSource(c)
 	names, err := src.Repositories(ctx)
 	if err != nil || !slices.Equal(names, []string{"other", "team/app"}) {
 		t.Errorf("Repositories = %v, %v", names, err)
@@ -108,7 +109,7 @@ func TestListingsPageThroughLinks(t *testing.T) {
 func TestSourceCheckAndDelete(t *testing.T) {
 	c := startBerth(t, 0)
 	ctx := context.Background()
-	src := NewSource(c)
+	src := remote.NewSource(c)
 	// Neighbours on both sides of the names and digests looked up, so
 	// that a lookup landing on the wrong entry would show.
 	d1 := pushImage(t, c, "app", "one", "v1", "v1-", "v0zzz", "latest")
@@ -182,7 +183,7 @@ func TestSourceCheckAndDelete(t *testing.T) {
 	if err != nil || !slices.Equal(left, []string{"latest", "v0zzz", "v1-", "v1.0", "v10"}) {
 		t.Errorf("tags left = %v, %v", left, err)
 	}
-	if _, err := c.HeadManifest(ctx, "app", untagged.String()); !IsNotFound(err) {
+	if _, err := c.HeadManifest(ctx, "app", untagged.String()); !remote.IsNotFound(err) {
 		t.Errorf("deleted manifest HEAD err = %v", err)
 	}
 }

@@ -1,9 +1,11 @@
-package remote
+package remote_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/berth-registry/berth/internal/remote"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,11 +14,24 @@ import (
 )
 
 // setLock puts a lock through the server's API, as berth lock set does.
-func setLock(t *testing.T, c *Client, l LockInfo) {
+func setLock(t *testing.T, c *remote.Client, l remote.LockInfo) {
 	t.Helper()
 	body, _ := json.Marshal(l)
-	if _, err := c.send(context.Background(), http.MethodPut, "/api/v1/locks", http.Header{"Content-Type": {"application/json"}}, body); err != nil {
+	apiCall(t, c, http.MethodPut, "/api/v1/locks", body)
+}
+
+// apiCall sends a JSON body to the server's API and wants a 2xx answer.
+func apiCall(t *testing.T, c *remote.Client, method, path string, body []byte) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(context.Background(), method, c.Base()+path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
 		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("%s %s: %s", method, path, resp.Status)
 	}
 }
 
@@ -28,7 +43,7 @@ func TestSourceMarksLocked(t *testing.T) {
 	}
 	pinned := pushImage(t, c, "app", "pinned")
 	frozen := pushImage(t, c, "frozen", "f", "v1")
-	for _, l := range []LockInfo{
+	for _, l := range []remote.LockInfo{
 		{Repository: "app", Tag: "write", DeleteEnabled: true, ReadEnabled: true},
 		{Repository: "app", Tag: "delete", WriteEnabled: true, ReadEnabled: true},
 		{Repository: "app", Tag: "read", WriteEnabled: true, DeleteEnabled: true},
@@ -37,9 +52,7 @@ func TestSourceMarksLocked(t *testing.T) {
 	} {
 		setLock(t, c, l)
 	}
-	if _, err := c.send(ctx, http.MethodPost, "/api/v1/immutable-rules", nil, []byte(`{"repositories":"app","tags":"release-.*"}`)); err != nil {
-		t.Fatal(err)
-	}
+	apiCall(t, c, http.MethodPost, "/api/v1/immutable-rules", []byte(`{"repositories":"app","tags":"release-.*"}`))
 
 	tests := []struct {
 		name          string
@@ -53,7 +66,7 @@ func TestSourceMarksLocked(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := NewSourceWith(c, SourceOptions{IncludeLocked: tt.includeLocked})
+			s := remote.NewSourceWith(c, remote.SourceOptions{IncludeLocked: tt.includeLocked})
 			tags, err := s.Tags(ctx, "app")
 			if err != nil {
 				t.Fatal(err)
@@ -86,12 +99,12 @@ func TestSourceMarksLocked(t *testing.T) {
 	}
 
 	// Without IncludeLocked the server still refuses: the lock stays.
-	plain := NewSource(c)
+	plain := remote.NewSource(c)
 	if err := plain.DeleteTag(ctx, "app", "delete"); err == nil || !strings.Contains(err.Error(), "delete-enabled=false") {
 		t.Errorf("DeleteTag of a locked tag = %v, want the server's 403", err)
 	}
 	// With it, the planned item's own lock is cleared, then it goes.
-	incl := NewSourceWith(c, SourceOptions{IncludeLocked: true})
+	incl := remote.NewSourceWith(c, remote.SourceOptions{IncludeLocked: true})
 	if _, err := incl.Tags(ctx, "app"); err != nil {
 		t.Fatal(err)
 	}

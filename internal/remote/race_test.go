@@ -1,7 +1,8 @@
-package remote
+package remote_test
 
 import (
 	"context"
+	"github.com/berth-registry/berth/internal/remote"
 	"slices"
 	"strings"
 	"testing"
@@ -15,7 +16,7 @@ import (
 func TestTagRepushedAfterPlanSurvives(t *testing.T) {
 	c := startBerth(t, 0)
 	ctx := context.Background()
-	src := NewSource(c)
+	src := remote.NewSource(c)
 	for _, tag := range []string{"old", "moved", "same", "new"} {
 		pushImage(t, c, "app", tag, tag)
 	}

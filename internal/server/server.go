@@ -54,6 +54,20 @@ type Server struct {
 	ln       net.Listener
 	http     *http.Server
 	webhooks *webhook.Dispatcher // deliveries to subscribers (webhooks.go)
+	// newImporter builds POST /api/v1/import; nil answers 501.
+	newImporter ImporterFunc
+}
+
+// ImporterFunc builds the service of POST /api/v1/import over the
+// registry handler; importer.New is one, which berth serve passes in. The
+// server's own tests do without it and get 501.
+type ImporterFunc func(registry http.Handler, cfg config.Config, log *slog.Logger) (api.ImportService, error)
+
+// WithImporter makes the server serve POST /api/v1/import; call it before
+// Open.
+func (s *Server) WithImporter(f ImporterFunc) *Server {
+	s.newImporter = f
+	return s
 }
 
 // New returns a server for cfg, which must be valid (config.Build validates).
@@ -131,9 +145,11 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("building management API: %w", err)
 	}
-	imports, err := s.openImport()
-	if err != nil {
-		return err
+	var imports api.ImportService
+	if s.newImporter != nil {
+		if imports, err = s.newImporter(s.registry, s.cfg, s.log); err != nil {
+			return err
+		}
 	}
 	if s.ui, err = s.openUI(db, netRules); err != nil {
 		return fmt.Errorf("building web UI: %w", err)

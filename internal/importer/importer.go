@@ -1,53 +1,53 @@
-package server
+// Package importer is the server side of POST /api/v1/import: the server
+// pulls an image from another registry itself and pushes it into its own
+// registry handler, in process, as the admin who asked. Locks, quotas,
+// immutability, events and scan on push apply because it is a push,
+// through the same handler. The source is reached only on addresses the
+// webhook rule allows (import.allow_cidrs), checked before the import and
+// at every connection, token realms and redirects included.
+//
+// The server gets it through server.WithImporter, from berth serve.
+package importer
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/berth-registry/berth/internal/api"
+	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/oci"
 	"github.com/berth-registry/berth/internal/remote"
+	"github.com/berth-registry/berth/internal/server"
 	"github.com/berth-registry/berth/internal/webhook"
 )
 
-// importer serves POST /api/v1/import: the server pulls an image from
-// another registry itself and pushes it into its own registry handler, in
-// process, as the admin who asked. Locks, quotas, immutability, events and
-// scan on push apply because it is a push, through the same handler. The
-// source is reached only on addresses the webhook rule allows
-// (import.allow_cidrs), checked before the import and at every connection,
-// token realms and redirects included.
-type importer struct {
+// Importer implements api.ImportService.
+type Importer struct {
 	guard *webhook.Guard
 	reg   http.Handler
 	log   *slog.Logger
 }
 
-// importBase is the name the in-process registry answers as.
-const importBase = "http://berth.import"
-
-// maxImportAnswer bounds an answer of the in-process registry: manifests
-// and errors, never blobs.
-const maxImportAnswer = 16 << 20
-
-func (s *Server) openImport() (*importer, error) {
-	allow, err := s.cfg.Import.AllowPrefixes()
+// New returns the importer into the registry handler reg, for the
+// server's configuration; its signature is server.ImporterFunc.
+func New(reg http.Handler, cfg config.Config, log *slog.Logger) (api.ImportService, error) {
+	allow, err := cfg.Import.AllowPrefixes()
 	if err != nil {
 		return nil, fmt.Errorf("import.allow_cidrs: %w", err)
 	}
-	return &importer{guard: &webhook.Guard{Allow: allow, AllowKey: "import.allow_cidrs"}, reg: s.registry, log: s.log}, nil
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Importer{guard: &webhook.Guard{Allow: allow, AllowKey: "import.allow_cidrs"}, reg: reg, log: log}, nil
 }
 
 // Import implements api.ImportService.
-func (im *importer) Import(ctx context.Context, req api.ImageImportRequest) (*api.ImageImportResult, error) {
+func (im *Importer) Import(ctx context.Context, req api.ImageImportRequest) (*api.ImageImportResult, error) {
 	src, err := remote.ParseImageRef(req.Source)
 	if err != nil {
 		return nil, badImport("source: %v", err)
@@ -85,7 +85,7 @@ func (im *importer) Import(ctx context.Context, req api.ImageImportRequest) (*ap
 	}
 	// The local side is not retried: a refusal (quota, immutable tag) is
 	// final and a 5xx here is a bug to see, not to hide.
-	dc, err := remote.New(importBase, remote.Options{HTTPClient: &http.Client{Transport: inProcess{h: im.reg}}, Retries: -1})
+	dc, err := remote.New(server.InProcessBase, remote.Options{HTTPClient: server.InProcessClient(im.reg), Retries: -1})
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +100,7 @@ func (im *importer) Import(ctx context.Context, req api.ImageImportRequest) (*ap
 		return nil, importError(err)
 	}
 	im.log.InfoContext(ctx, "image imported", append(attrs, slog.String("digest", d.String()))...)
-	return &api.ImageImportResult{Source: src.String(), Repository: repo, Tag: tag, Digest: d.String(), Stats: st,
+	return &api.ImageImportResult{Source: src.String(), Repository: repo, Tag: tag, Digest: d.String(), Stats: api.ImportStats(st),
 		Scan: api.Prefix + "repositories/" + repo + "/manifests/" + d.String() + "/scan"}, nil
 }
 
@@ -128,7 +128,7 @@ func badImport(format string, args ...any) *oci.Error {
 // from the source a 502: the source, not this server, failed.
 func importError(err error) error {
 	var se *remote.StatusError
-	if errors.As(err, &se) && strings.HasPrefix(se.URL, importBase) {
+	if errors.As(err, &se) && strings.HasPrefix(se.URL, server.InProcessBase) {
 		code := oci.CodeDenied
 		msg := err.Error()
 		if se.Errors != nil && len(se.Errors.Errors) > 0 {
@@ -143,60 +143,4 @@ func importError(err error) error {
 		return err
 	}
 	return oci.Errorf(oci.CodeUnsupported, "import from the source failed: %v", err).WithStatus(http.StatusBadGateway).Wrap(err)
-}
-
-// inProcess hands requests to the registry handler without a network hop.
-// The request keeps its context, so the caller's principal, actor and
-// client address are the push's.
-type inProcess struct{ h http.Handler }
-
-func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
-	r := req.Clone(req.Context())
-	r.RequestURI = req.URL.RequestURI()
-	r.RemoteAddr = "127.0.0.1:0"
-	if r.Body == nil {
-		r.Body = http.NoBody
-	}
-	rw := &answer{header: http.Header{}}
-	t.h.ServeHTTP(rw, r)
-	if rw.over {
-		return nil, fmt.Errorf("%s %s: answer over %d bytes", req.Method, req.URL.Path, maxImportAnswer)
-	}
-	if rw.status == 0 {
-		rw.status = http.StatusOK
-	}
-	resp := &http.Response{Status: strconv.Itoa(rw.status) + " " + http.StatusText(rw.status), StatusCode: rw.status,
-		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: rw.header, Request: req,
-		Body: io.NopCloser(&rw.body), ContentLength: int64(rw.body.Len())}
-	if cl := rw.header.Get("Content-Length"); req.Method == http.MethodHead && cl != "" {
-		resp.ContentLength, _ = strconv.ParseInt(cl, 10, 64)
-	}
-	return resp, nil
-}
-
-// answer is a response held in memory, up to maxImportAnswer.
-type answer struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-	over   bool
-}
-
-func (a *answer) Header() http.Header { return a.header }
-
-func (a *answer) WriteHeader(status int) {
-	if a.status == 0 {
-		a.status = status
-	}
-}
-
-func (a *answer) Write(p []byte) (int, error) {
-	if a.status == 0 {
-		a.status = http.StatusOK
-	}
-	if a.body.Len()+len(p) > maxImportAnswer {
-		a.over = true
-		return 0, errors.New("answer too large")
-	}
-	return a.body.Write(p)
 }
