@@ -112,6 +112,21 @@ func TestBrowse(t *testing.T) {
 	if err != nil || !slices.Equal(top, wantTop) {
 		t.Errorf("TopVulns(team/*) = %+v, %v; want %+v", top, err, wantTop)
 	}
+	// A rescan replaces the findings: the highest severity follows, down
+	// as well as up.
+	if err := s.SaveScan(ctx, &metadata.ScanRecord{Digest: a, Status: metadata.ScanComplete,
+		Vulns: []metadata.ScanVuln{{ID: "GHSA-1", Package: "p", Severity: "LOW"}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if rows, _, err := s.BrowseRepos(ctx, metadata.RepoQuery{Contains: "team/a"}); err != nil || rows[0].Highest != "LOW" {
+		t.Errorf("team/a after a rescan = %+v, %v; want highest LOW", rows, err)
+	}
+	if err := s.SaveScan(ctx, &metadata.ScanRecord{Digest: a, Status: metadata.ScanComplete}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if sev, err := s.SeverityCounts(ctx, []string{"team/*"}); err != nil || !slices.Equal(sev, []metadata.SeverityCount{{Severity: "", Images: 1}, {Severity: metadata.NotScanned, Images: 1}}) {
+		t.Errorf("SeverityCounts after a clean rescan = %+v, %v", sev, err)
+	}
 	badges, err := s.ScanBadges(ctx, []digest.Digest{a, c, digest.FromString("none")})
 	if err != nil || len(badges) != 2 || badges[c] != (metadata.ScanBadge{Status: metadata.ScanComplete, Highest: "CRITICAL"}) {
 		t.Errorf("ScanBadges = %+v, %v", badges, err)

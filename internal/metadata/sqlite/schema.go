@@ -144,6 +144,8 @@ CREATE TABLE immutable_rules (
 	browseSchema,
 	// scans deleted with the last manifest of their digest (see scansgone.go).
 	scansGoneSchema,
+	// each scan's highest severity, kept by triggers (see browse.go).
+	scanHighestSchema,
 }
 
 // SchemaVersion is the schema version this package writes. migrations is
