@@ -2,10 +2,13 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -127,6 +130,41 @@ func TestScopedTokens(t *testing.T) {
 		if _, err := harness.RunErr(env, oras, "push", "--plain-http", "-u", "token$ci-pull", "-p", pull[1],
 			"--disable-path-validation", srv.Addr+"/e2e/tok/oras:denied", filepath.Join(work, "notes.txt")+":text/plain"); !refused(err) {
 			t.Errorf("pull-only token oras push: %v, want a refusal", err)
+		}
+	})
+
+	t.Run("identity-token", func(t *testing.T) {
+		// What docker login stores after the OAuth2 password grant: crane
+		// then exchanges the refresh token (grant_type=refresh_token).
+		form := url.Values{"grant_type": {"password"}, "username": {"token$ci-pull"}, "password": {pull[2]},
+			"access_type": {"offline"}, "client_id": {"e2e"}, "service": {"berth"}}
+		resp, err := http.PostForm(srv.URL()+"/token", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tr struct {
+			RefreshToken string `json:"refresh_token"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&tr)
+		resp.Body.Close()
+		if err != nil || tr.RefreshToken == "" {
+			t.Fatalf("password grant: %d %v", resp.StatusCode, err)
+		}
+		cfgDir := filepath.Join(dir, "docker-identity")
+		cfg := fmt.Sprintf(`{"auths":{%q:{"auth":%q,"identitytoken":%q}}}`, srv.Addr,
+			base64.StdEncoding.EncodeToString([]byte("<token>:")), tr.RefreshToken)
+		if err := os.MkdirAll(cfgDir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(cfgDir, "config.json"), []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		env := []string{"DOCKER_CONFIG=" + cfgDir}
+		if got := strings.TrimSpace(harness.Run(t, env, crane, "digest", "--insecure", srv.Addr+"/e2e/tok/crane:v1")); got != want {
+			t.Errorf("crane with an identity token: digest %s, want %s", got, want)
+		}
+		if _, err := harness.RunErr(env, crane, "push", "--insecure", l.Dir, srv.Addr+"/e2e/tok/crane:identity"); !refused(err) {
+			t.Errorf("pull-only identity token push: %v, want a refusal", err)
 		}
 	})
 
