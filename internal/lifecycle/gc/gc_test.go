@@ -326,3 +326,40 @@ func TestProgress(t *testing.T) {
 		t.Errorf("progress %+v, result %d blobs; want two batches up to %d", seen, res.Blobs, batchSize+10)
 	}
 }
+
+// TestLockedRepositoryKeepsItsLinks: the collector does not unlink blobs
+// of a repository locked against deletion (a DELETE of the blob would be
+// refused), and collects them once the lock is cleared.
+func TestLockedRepositoryKeepsItsLinks(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := context.Background()
+	orphan := e.push("frozen", "orphan link in a locked repository")
+	free := e.push("open", "orphan link elsewhere")
+	if err := e.meta.SetLock(ctx, metadata.Lock{Repo: "frozen", WriteEnabled: true, DeleteEnabled: false, ReadEnabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name       string
+		clear      bool
+		wantOrphan bool
+	}{
+		{"locked", false, true},
+		{"lock cleared", true, false},
+	}
+	for _, st := range steps {
+		if st.clear {
+			if err := e.meta.ClearLock(ctx, "frozen", "", ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := e.c.Run(ctx, Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.exists(orphan); got != st.wantOrphan {
+			t.Errorf("%s: blob of the locked repository exists = %v, want %v", st.name, got, st.wantOrphan)
+		}
+		if e.exists(free) {
+			t.Errorf("%s: orphan of an unlocked repository not collected", st.name)
+		}
+	}
+}

@@ -29,13 +29,24 @@ var (
 // blob (a trashed manifest keeps its manifest_blobs rows) is honoured by
 // both the mark and the re-check in CondemnBlobs.
 
+// lockedLinksSQL lists the links of repositories locked against deletion
+// (delete- or write-enabled false on the repository itself): the
+// collector does not unlink what a DELETE of the blob would be refused.
+const lockedLinksSQL = `SELECT rb.digest FROM locks l
+	JOIN repositories r ON r.name = l.repo
+	JOIN repo_blobs rb ON rb.repo_id = r.id
+	WHERE l.tag = '' AND l.digest = '' AND (l.delete_enabled = 0 OR l.write_enabled = 0)`
+
 // liveBlobsSQL lists every live digest at a cutoff (nanoseconds).
 const liveBlobsSQL = `SELECT blob FROM manifest_blobs
-UNION SELECT digest FROM repo_blobs WHERE linked_at >= ?`
+UNION SELECT digest FROM repo_blobs WHERE linked_at >= ?
+UNION ` + lockedLinksSQL
 
-// liveBlobSQL re-checks one digest: bound as (digest, digest, cutoff).
+// liveBlobSQL re-checks one digest: bound as (digest, digest, cutoff,
+// digest).
 const liveBlobSQL = `SELECT EXISTS (SELECT 1 FROM manifest_blobs WHERE blob = ?)
-	OR EXISTS (SELECT 1 FROM repo_blobs WHERE digest = ? AND linked_at >= ?)`
+	OR EXISTS (SELECT 1 FROM repo_blobs WHERE digest = ? AND linked_at >= ?)
+	OR EXISTS (` + lockedLinksSQL + ` AND rb.digest = ?)`
 
 // tombstonedSQL is LinkBlob's check.
 const tombstonedSQL = `SELECT 1 FROM gc_tombstones WHERE digest = ?`
@@ -72,7 +83,7 @@ func (s *Store) CondemnBlobs(ctx context.Context, ds []digest.Digest, since time
 		now := nanos(s.now())
 		for _, d := range ds {
 			var live bool
-			if err := tx.QueryRowContext(ctx, liveBlobSQL, d.String(), d.String(), nanos(since)).Scan(&live); err != nil {
+			if err := tx.QueryRowContext(ctx, liveBlobSQL, d.String(), d.String(), nanos(since), d.String()).Scan(&live); err != nil {
 				return fmt.Errorf("checking blob %s: %w", d, err)
 			}
 			if live {

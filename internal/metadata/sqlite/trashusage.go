@@ -86,7 +86,8 @@ var _ metadata.LinkTotals = (*Store)(nil)
 const linkTotalsSQL = `SELECT COUNT(*), COALESCE(SUM(size), 0),
 	COALESCE(SUM(dead), 0), COALESCE(SUM(dead * size), 0)
 FROM (SELECT MAX(size) AS size,
-	(MAX(linked_at) < ? AND NOT EXISTS (SELECT 1 FROM manifest_blobs mb WHERE mb.blob = rb.digest)) AS dead
+	(MAX(linked_at) < ? AND NOT EXISTS (SELECT 1 FROM manifest_blobs mb WHERE mb.blob = rb.digest)
+		AND rb.digest NOT IN (` + lockedLinksSQL + `)) AS dead
 	FROM repo_blobs rb GROUP BY digest)`
 
 // LinkTotals sums distinct linked blobs and those gc would free.
