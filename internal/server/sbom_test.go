@@ -2,11 +2,14 @@ package server
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,6 +62,7 @@ func TestAttachSBOM(t *testing.T) {
 			if !bytes.Contains(attached, []byte("zlib1g")) || bytes.Contains(attached, []byte("DEBIAN-CVE")) {
 				t.Errorf("attached SBOM lacks the package or carries findings:\n%s", attached)
 			}
+			orasDiscover(t, strings.TrimPrefix(base, "http://")+"/team/app@"+d.String(), refs[0].Digest, tc.artifactType)
 
 			// A rescan reads the same packages: the same SBOM, nothing added.
 			if code := scanGet(t, http.MethodPost, fmt.Sprintf("%s/api/v1/repositories/team/app/manifests/%s/scan", base, d), nil); code != http.StatusAccepted {
@@ -133,4 +137,33 @@ func httpBytes(t *testing.T, url string) []byte {
 		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
 	}
 	return b
+}
+
+// orasDiscover checks that oras discover, a real client, lists the SBOM;
+// without oras (.tools/bin or PATH) it logs and returns.
+func orasDiscover(t *testing.T, ref string, want digest.Digest, artifactType string) {
+	t.Helper()
+	oras, err := filepath.Abs("../../.tools/bin/oras")
+	if _, serr := os.Stat(oras); err != nil || serr != nil {
+		if oras, err = exec.LookPath("oras"); err != nil {
+			t.Log("oras not in .tools/bin or PATH: the referrers API alone is checked")
+			return
+		}
+	}
+	out, err := exec.Command(oras, "discover", "--plain-http", "--format", "json", ref).Output()
+	if err != nil {
+		t.Fatalf("oras discover %s: %v", ref, err)
+	}
+	var disc struct {
+		Referrers []struct {
+			Digest       digest.Digest `json:"digest"`
+			ArtifactType string        `json:"artifactType"`
+		} `json:"referrers"`
+	}
+	if err := json.Unmarshal(out, &disc); err != nil {
+		t.Fatalf("oras discover output: %v\n%s", err, out)
+	}
+	if len(disc.Referrers) != 1 || disc.Referrers[0].Digest != want || disc.Referrers[0].ArtifactType != artifactType {
+		t.Errorf("oras discover = %+v, want %s of type %s", disc.Referrers, want, artifactType)
+	}
 }
