@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-registry/berth/internal/remote"
 	"github.com/berth-registry/berth/internal/scan/image"
 	"github.com/berth-registry/berth/internal/scan/inventory"
 	"github.com/berth-registry/berth/internal/scan/match"
@@ -55,6 +56,9 @@ type scanFlags struct {
 	output        string
 	platform      string
 	insecure      bool
+	creds         credFlags
+	all           bool
+	concurrency   int
 }
 
 // scanOptions are the flags, checked.
@@ -65,6 +69,10 @@ type scanOptions struct {
 	format   scanreport.Format
 	output   string
 	image    image.Options
+	// creds finds the registry's credentials (docs/fleet.md).
+	creds remote.CredentialLookup
+	// concurrency bounds the images scan --all reads at once.
+	concurrency int
 }
 
 func newScan() *cobra.Command {
@@ -82,6 +90,12 @@ func newScan() *cobra.Command {
 			if err != nil {
 				return &usageError{cmd: cmd.CommandPath(), err: err}
 			}
+			if opts.creds, err = f.creds.lookup(cmd.InOrStdin()); err != nil {
+				return &usageError{cmd: cmd.CommandPath(), err: err}
+			}
+			if f.all {
+				return runScanAll(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], opts)
+			}
 			return runScan(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], opts)
 		},
 	}
@@ -94,11 +108,17 @@ func newScan() *cobra.Command {
 	fl.StringVarP(&f.output, "output", "o", "", "write the report to FILE instead of standard output")
 	fl.StringVar(&f.platform, "platform", "linux/amd64", "platform to pick from a multi-platform image: os/arch[/variant]")
 	fl.BoolVar(&f.insecure, "insecure", false, "use plain HTTP to the registry")
+	fl.BoolVar(&f.all, "all", false, "scan every tag of every repository of REGISTRY, or of REGISTRY/REPO")
+	fl.IntVar(&f.concurrency, "concurrency", 4, "images scanned at once with --all (1-16)")
+	f.creds.register(fl)
 	return cmd
 }
 
 func (f *scanFlags) check() (scanOptions, error) {
-	o := scanOptions{dbs: f.dbs, exitCode: f.exitCode, output: f.output}
+	o := scanOptions{dbs: f.dbs, exitCode: f.exitCode, output: f.output, concurrency: f.concurrency}
+	if f.all && (f.concurrency < 1 || f.concurrency > 16) {
+		return o, fmt.Errorf("--concurrency %d: want 1 to 16", f.concurrency)
+	}
 	if len(f.dbs) == 0 {
 		return o, errors.New("--db is required: berth scans offline, against OSV advisories you provide")
 	}
@@ -151,27 +171,20 @@ func runScan(ctx context.Context, stdout, stderr io.Writer, ref string, o scanOp
 		// An empty database finds nothing: a gate that passes on it lies.
 		return fmt.Errorf("no advisories in %s; see berth vulndb status", strings.Join(o.dbs, ", "))
 	}
-	im, err := image.Open(ctx, ref, o.image)
+	im, err := openScanImage(ctx, ref, o, stderr)
 	if err != nil {
 		return fmt.Errorf("opening image: %w", err)
 	}
-	defer im.Close()
-	inv, err := inventory.Read(ctx, im.Layers, inventory.Options{})
+	s, err := scanOpened(ctx, db, im, ref, o)
 	if err != nil {
-		return fmt.Errorf("reading image %s: %w", ref, err)
-	}
-	res := match.New(db).Run(inv)
-	s := &scanreport.Scan{
-		Image: ref, Digest: string(im.Digest), ConfigDigest: string(im.ConfigDigest), Platform: im.Platform.String(),
-		Inventory: inv, DBVersion: db.Version(), Findings: filterFindings(res.Findings, o.filter),
-		Notes: res.Notes, Filter: o.filter, Created: time.Now().UTC().Truncate(time.Second), ToolVersion: version,
+		return err
 	}
 	if err := writeScanReport(stdout, o, s); err != nil {
 		return err
 	}
 	if s.Partial() {
 		fmt.Fprintf(stderr, "berth: WARNING: PARTIAL SCAN of %s: vulnerabilities may be missing:\n", ref)
-		for _, r := range inv.Reasons {
+		for _, r := range s.Inventory.Reasons {
 			fmt.Fprintf(stderr, "berth:   %s\n", r)
 		}
 	}
@@ -179,6 +192,21 @@ func runScan(ctx context.Context, stdout, stderr io.Writer, ref string, o scanOp
 		return &gateError{code: o.exitCode, n: len(s.Findings)}
 	}
 	return nil
+}
+
+// scanOpened reads the image's inventory and matches it; im is closed.
+func scanOpened(ctx context.Context, db *vulndb.DB, im *image.Image, ref string, o scanOptions) (*scanreport.Scan, error) {
+	defer im.Close()
+	inv, err := inventory.Read(ctx, im.Layers, inventory.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("reading image %s: %w", ref, err)
+	}
+	res := match.New(db).Run(inv)
+	return &scanreport.Scan{
+		Image: ref, Digest: string(im.Digest), ConfigDigest: string(im.ConfigDigest), Platform: im.Platform.String(),
+		Inventory: inv, DBVersion: db.Version(), Findings: filterFindings(res.Findings, o.filter),
+		Notes: res.Notes, Filter: o.filter, Created: time.Now().UTC().Truncate(time.Second), ToolVersion: version,
+	}, nil
 }
 
 // filterFindings applies --severity and --ignore-unfixed.

@@ -231,3 +231,42 @@ func (v *verifyingReader) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// OpenBlob opens blob d of repo for streaming; the caller closes it and
+// verifies what it reads (the scanner does, layer by layer). A HEAD first
+// answers the registry's challenge, so that the GET carries credentials.
+func (c *Client) OpenBlob(ctx context.Context, repo string, d digest.Digest) (io.ReadCloser, error) {
+	if !oci.ValidName(repo) {
+		return nil, fmt.Errorf("invalid repository name %q", repo)
+	}
+	if err := d.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid digest %q: %w", d, err)
+	}
+	p := "/v2/" + repo + "/blobs/" + d.String()
+	if _, err := c.do(ctx, http.MethodHead, p, nil); err != nil {
+		return nil, err
+	}
+	u, _ := c.base.Parse(p)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("User-Agent", c.opts.UserAgent)
+	if v := c.auth.header(http.MethodGet, u.Path); v != "" {
+		req.Header.Set("Authorization", v)
+	}
+	// The shared client's timeout would cut a large blob short; the
+	// context bounds the read.
+	hc := *c.opts.HTTPClient
+	hc.Timeout = 0
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", u.Redacted(), err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		return nil, &StatusError{Method: http.MethodGet, URL: u.Redacted(), Status: resp.StatusCode, Errors: oci.DecodeErrors(resp.StatusCode, b)}
+	}
+	return resp.Body, nil
+}
