@@ -6,6 +6,8 @@ import (
 	"math/rand"
 	"strings"
 	"testing"
+
+	"github.com/berth-registry/berth/internal/scan/internal/memwatch"
 )
 
 // realisticStatus is a dpkg status file of n packages with the fields and
@@ -74,6 +76,8 @@ func BenchmarkRead(b *testing.B) {
 	scratch := b.TempDir()
 	b.SetBytes(total)
 	b.ReportAllocs()
+	base := memwatch.HeapMiB()
+	w := memwatch.Start()
 	b.ResetTimer()
 	for b.Loop() {
 		inv, err := Read(context.Background(), layers, Options{ScratchDir: scratch})
@@ -84,4 +88,11 @@ func BenchmarkRead(b *testing.B) {
 			b.Fatalf("status %s, %d packages, reasons %q", inv.Status, len(inv.Packages), inv.Reasons)
 		}
 	}
+	b.StopTimer()
+	// The issue bounds the scanner's memory: the peak heap of the reads
+	// above the image fixture already in memory, and the peak resident
+	// set of the whole test process.
+	heap, rss := w.Stop()
+	b.ReportMetric(heap-base, "MiB-peak-heap")
+	b.ReportMetric(rss, "MiB-peak-rss")
 }
