@@ -5,11 +5,18 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -273,5 +280,105 @@ func TestCopyResumesAfterInterruption(t *testing.T) {
 	d, err := berth.HeadManifest(context.Background(), "app", "v1")
 	if err != nil || d.Digest != m.index {
 		t.Errorf("app:v1 = %v, %v; want %s", d.Digest, err, m.index)
+	}
+}
+
+// TestCopyRetriesOn429 puts a proxy in front of Berth that answers the
+// first two blob uploads 429 with Retry-After: 1; the copy waits as told
+// and finishes.
+func TestCopyRetriesOn429(t *testing.T) {
+	dist := startDistribution(t)
+	berth := startBerth(t)
+	closeIdleFirst(t)
+	m := pushMultiArch(t, dist, "app", "v1", false)
+	target, _ := url.Parse(berth.Base())
+	var refused atomic.Int32
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/") && refused.Add(1) <= 2 {
+			io.Copy(io.Discard, r.Body)
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+
+	start := time.Now()
+	code, out, errOut := runBerth(t, "copy", dist.Base()+"/app:v1", front.URL+"/app", "--concurrency", "1")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if n := strings.Count(errOut, "retrying in 1s"); n != 2 {
+		t.Errorf("%d retries after 1s in the progress, want 2:\n%s", n, errOut)
+	}
+	if took := time.Since(start); took < 2*time.Second {
+		t.Errorf("copy took %s: Retry-After: 1 was not waited for twice", took)
+	}
+	if d, err := berth.HeadManifest(context.Background(), "app", "v1"); err != nil || d.Digest != m.index {
+		t.Errorf("app:v1 = %v, %v; want %s", d.Digest, err, m.index)
+	}
+}
+
+// TestCopyStreamsBlobs copies a 64 MiB layer and samples the heap of the
+// process (the copy and Berth both run in it): a copy that held the blob
+// would need 64 MiB at once.
+func TestCopyStreamsBlobs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("moves 64 MiB")
+	}
+	dist := startDistribution(t)
+	berth := startBerth(t)
+	closeIdleFirst(t)
+	const size = 64 << 20
+	layer := make([]byte, size)
+	rand.Read(layer)
+	ld, err := pushBlob(t, dist, "big", layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`)
+	cd, err := pushBlob(t, dist, "big", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := fmt.Appendf(nil, `{"schemaVersion":2,"mediaType":%q,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":%q,"size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":%q,"size":%d}]}`,
+		oci.MediaTypeImageManifest, cd, len(cfg), ld, size)
+	if _, err := dist.PushManifest(context.Background(), "big", "v1", oci.MediaTypeImageManifest, body); err != nil {
+		t.Fatal(err)
+	}
+	layer = nil
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+
+	done := make(chan struct{})
+	var peak atomic.Uint64
+	go func() {
+		var ms runtime.MemStats
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > peak.Load() {
+				peak.Store(ms.HeapInuse)
+			}
+		}
+	}()
+	start := time.Now()
+	code, out, errOut := runBerth(t, "copy", dist.Base()+"/big:v1", berth.Base()+"/big")
+	took := time.Since(start)
+	close(done)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	grew := int64(peak.Load()) - int64(base.HeapInuse)
+	t.Logf("copied %d MiB in %s (%.0f MiB/s); heap grew by at most %d MiB", size>>20, took.Round(time.Millisecond), float64(size>>20)/took.Seconds(), grew>>20)
+	if grew > size/2 {
+		t.Errorf("heap grew by %d MiB while copying a %d MiB blob: it is held, not streamed", grew>>20, size>>20)
 	}
 }
