@@ -12,12 +12,10 @@ import (
 
 var _ metadata.Browse = (*Store)(nil)
 
-// The web UI's listings. Each page is two queries: the first orders the
-// matching repositories by the one key asked for (computing only that key
-// per repository) and keeps a page of ids; the second computes every
-// column for those ids alone. The keys are correlated subqueries over the
-// (repo_id, …) primary keys, so a page costs one index range per
-// repository for the sort key plus the page's own rows.
+// The web UI's listings. Each page is two queries: the first walks the
+// repo_stats index of the key asked for (repostats.go) and keeps a page of
+// ids; the second computes every column for those ids alone, by
+// correlated subqueries over the (repo_id, …) primary keys.
 
 // browseSchema holds every manifest column the listings read but the
 // content, so that sorting 10,000 repositories by size, push or pull
@@ -71,13 +69,16 @@ const (
 		WHERE m.repo_id = r.id AND m.trashed_at = 0), -1)`
 )
 
+// browseKeys are the sort columns of repo_stats (repostats.go), each
+// indexed with the name, so a page walks one index; the columns equal
+// the expressions above, which compute the page's rows.
 var browseKeys = map[metadata.RepoSort]string{
 	metadata.SortByName:     `r.name`,
-	metadata.SortByTags:     browseTags,
-	metadata.SortBySize:     browseSize,
-	metadata.SortByPushed:   browsePushed,
-	metadata.SortByPulled:   browsePulled,
-	metadata.SortBySeverity: browseSeverity,
+	metadata.SortByTags:     `r.tags`,
+	metadata.SortBySize:     `r.size`,
+	metadata.SortByPushed:   `r.pushed`,
+	metadata.SortByPulled:   `r.pulled`,
+	metadata.SortBySeverity: `r.severity`,
 }
 
 // repoFilter is the WHERE clause over repositories r for a substring and
@@ -131,7 +132,11 @@ func (s *Store) BrowseRepos(ctx context.Context, q metadata.RepoQuery) ([]metada
 		dir = "DESC"
 	}
 	n := limit(metadata.Page{N: q.N})
-	ids, err := queryStrings(ctx, s.r, `SELECT r.id FROM repositories r WHERE `+where+`
+	from := "repo_stats" // by name, repositories' own unique index is the order
+	if q.Sort == metadata.SortByName {
+		from = "repositories"
+	}
+	ids, err := queryStrings(ctx, s.r, `SELECT r.id FROM `+from+` r WHERE `+where+`
 		ORDER BY `+key+` `+dir+`, r.name `+dir+` LIMIT ? OFFSET ?`, append(args, n, max(q.Offset, 0))...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("browsing repositories: %w", err)

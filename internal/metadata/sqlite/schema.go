@@ -146,6 +146,8 @@ CREATE TABLE immutable_rules (
 	scansGoneSchema,
 	// each scan's highest severity, kept by triggers (see browse.go).
 	scanHighestSchema,
+	// per-repository sort keys for the web UI, kept by triggers (see repostats.go).
+	repoStatsSchema,
 }
 
 // SchemaVersion is the schema version this package writes. migrations is
