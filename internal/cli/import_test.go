@@ -1,10 +1,14 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -35,11 +39,33 @@ func pushScanImage(t *testing.T, c *remote.Client, repo, tag string) digest.Dige
 	return d
 }
 
+// lockedBuffer is a log sink for a server's goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // startImporting serves cfg as servertest.Start does, with POST
 // /api/v1/import built as berth serve builds it.
-func startImporting(t *testing.T, cfg config.Config) *server.Server {
+func startImporting(t *testing.T, cfg config.Config, logs io.Writer) *server.Server {
 	t.Helper()
-	s := server.New(cfg, nil).WithImporter(importer.New)
+	var log *slog.Logger
+	if logs != nil {
+		log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	s := server.New(cfg, log).WithImporter(importer.New)
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := s.Open(ctx); err != nil {
 		cancel()
@@ -62,10 +88,11 @@ func TestImportFromDistributionIsScanned(t *testing.T) {
 	cfg := servertest.Config(t)
 	cfg.Scan.DB = "../scan/vulndb/testdata/go,testdata/scan/osv"
 	cfg.Import.AllowCIDRs = "127.0.0.1/32"
-	s := startImporting(t, cfg)
+	logs := &lockedBuffer{}
+	s := startImporting(t, cfg, logs)
 	closeIdleFirst(t)
 
-	code, out, errOut := runBerth(t, "import", dist.Base()+"/app:v1", "--to", s.URL()+"/team/app", "--wait", "30s")
+	code, out, errOut := runBerth(t, "import", dist.Base()+"/app:v1", "--to", s.URL()+"/team/app", "--wait", "30s", "--src-creds", "someone:pa55-secret")
 	if code != 0 {
 		t.Fatalf("import: exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -89,6 +116,10 @@ func TestImportFromDistributionIsScanned(t *testing.T) {
 		t.Errorf("scan of the import = %s %s %v, want complete %s %v", rep.Status, rep.Digest, ids, want, allIDs)
 	}
 
+	if l := logs.String(); !strings.Contains(l, "image imported") || strings.Contains(l, "pa55-secret") {
+		t.Errorf("server log has no import line, or has the source password:\n%s", l)
+	}
+
 	// A locked tag refuses an import as it refuses a push.
 	if code, out, errOut := runBerth(t, "lock", "set", "team/app:v1", "--write=false", "--registry", s.URL()); code != 0 {
 		t.Fatalf("lock: exit %d\n%s\n%s", code, out, errOut)
@@ -103,7 +134,7 @@ func TestImportFromDistributionIsScanned(t *testing.T) {
 func TestImportRefusesInternalSources(t *testing.T) {
 	dist := startDistribution(t)
 	pushImage(t, dist, "app", day0, "v1")
-	s := startImporting(t, servertest.Config(t))
+	s := startImporting(t, servertest.Config(t), nil)
 	closeIdleFirst(t)
 
 	for _, tt := range []struct {
