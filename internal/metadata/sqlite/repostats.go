@@ -50,14 +50,7 @@ CREATE INDEX repo_stats_severity ON repo_stats (severity, name);
 CREATE INDEX manifests_pushed ON manifests (repo_id, pushed_at);
 CREATE INDEX manifests_pulled ON manifests (repo_id, trashed_at, last_pulled_at);
 
-INSERT INTO repo_stats (id, name, tags, size, pushed, pulled, sev0, sev1, sev2, sev3, sev4)
-	SELECT r.id, r.name, ` + browseTags + `, ` + browseSize + `, ` + browsePushed + `, ` + browsePulled + `,
-		(SELECT COUNT(*) FROM manifests m JOIN scan_highest h ON h.digest = m.digest WHERE m.repo_id = r.id AND m.trashed_at = 0 AND h.rank = 0),
-		(SELECT COUNT(*) FROM manifests m JOIN scan_highest h ON h.digest = m.digest WHERE m.repo_id = r.id AND m.trashed_at = 0 AND h.rank = 1),
-		(SELECT COUNT(*) FROM manifests m JOIN scan_highest h ON h.digest = m.digest WHERE m.repo_id = r.id AND m.trashed_at = 0 AND h.rank = 2),
-		(SELECT COUNT(*) FROM manifests m JOIN scan_highest h ON h.digest = m.digest WHERE m.repo_id = r.id AND m.trashed_at = 0 AND h.rank = 3),
-		(SELECT COUNT(*) FROM manifests m JOIN scan_highest h ON h.digest = m.digest WHERE m.repo_id = r.id AND m.trashed_at = 0 AND h.rank = 4)
-	FROM repositories r;
+` + repoStatsBackfill() + `;
 
 CREATE TRIGGER repo_stats_repo AFTER INSERT ON repositories BEGIN
 	INSERT INTO repo_stats (id, name) VALUES (NEW.id, NEW.name);
@@ -125,6 +118,19 @@ CREATE TRIGGER repo_stats_rank_delete AFTER DELETE ON scan_highest BEGIN
 	WHERE id IN (SELECT m.repo_id FROM manifests m WHERE m.digest = OLD.digest AND m.trashed_at = 0);
 END;
 `)
+
+// repoStatsBackfill fills repo_stats from the tables, by the expressions
+// the browse queries computed per repository before it.
+func repoStatsBackfill() string {
+	count := func(rank string) string {
+		return `(SELECT COUNT(*) FROM manifests m JOIN scan_highest h ON h.digest = m.digest
+			WHERE m.repo_id = r.id AND m.trashed_at = 0 AND h.rank = ` + rank + `)`
+	}
+	return `INSERT INTO repo_stats (id, name, tags, size, pushed, pulled, sev0, sev1, sev2, sev3, sev4)
+	SELECT r.id, r.name, ` + browseTags + `, ` + browseSize + `, ` + browsePushed + `, ` + browsePulled + `,
+		` + count("0") + `, ` + count("1") + `, ` + count("2") + `, ` + count("3") + `, ` + count("4") + `
+	FROM repositories r`
+}
 
 // pushedOf and pulledOf compute a repository's maxima again, each from an
 // index (manifests_pushed, tags_by_updated, manifests_pulled).
