@@ -2,23 +2,24 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"html"
 	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/berth-registry/berth/internal/access/authz"
 	"github.com/berth-registry/berth/internal/access/oidc"
 	"github.com/berth-registry/berth/internal/metadata"
 )
@@ -122,7 +123,12 @@ staticPasswords:
 // runs in goroutines too, so it reports errors rather than failing t.
 func browserLogin(authURL, email, password string) (*http.Response, string, error) {
 	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	return browserLoginWith(&http.Client{Jar: jar, Timeout: 30 * time.Second}, authURL, email, password)
+}
+
+// browserLoginWith is browserLogin with the browser's own client (its
+// cookie jar holding the relying party's cookies).
+func browserLoginWith(c *http.Client, authURL, email, password string) (*http.Response, string, error) {
 	resp, err := c.Get(authURL)
 	if err != nil {
 		return nil, "", err
@@ -144,10 +150,12 @@ func browserLogin(authURL, email, password string) (*http.Response, string, erro
 }
 
 func TestOIDCWithDex(t *testing.T) {
-	uiPort, cliPort := freePort(t), freePort(t)
-	redirect := fmt.Sprintf("http://127.0.0.1:%d/auth/oidc/callback", uiPort)
+	berthPort, cliPort := freePort(t), freePort(t)
+	redirect := fmt.Sprintf("http://127.0.0.1:%d/auth/oidc/callback", berthPort)
 	issuer := startDex(t, redirect, fmt.Sprintf("http://127.0.0.1:%d/callback", cliPort))
 	cfg := authConfig(t)
+	cfg.Listen = fmt.Sprintf("127.0.0.1:%d", berthPort)
+	cfg.Auth.AnonymousRead = "" // every UI page needs a session
 	cfg.Auth.OIDC.Issuer, cfg.Auth.OIDC.ClientID, cfg.Auth.OIDC.RedirectURL = issuer, "berth", redirect
 	s, logs, _ := start(t, cfg)
 	base := s.URL()
@@ -193,28 +201,51 @@ func TestOIDCWithDex(t *testing.T) {
 		}
 	})
 
+	// The web UI's sign-in through Dex, as a browser: a page that needs a
+	// session sends to the sign-in page, whose SSO link goes through
+	// Berth's /auth/oidc/login to Dex's password form; the callback starts
+	// a UI session and returns to the page asked for first.
 	t.Run("browser", func(t *testing.T) {
-		got := make(chan *authz.Principal, 1)
-		h := s.OIDCHandler(func(w http.ResponseWriter, r *http.Request, p *authz.Principal, _ *oidc.Identity) {
-			got <- p
-			_, _ = io.WriteString(w, "session for "+p.Name)
-		})
-		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", uiPort))
+		jar, _ := cookiejar.New(nil)
+		var callback string
+		c := &http.Client{Jar: jar, Timeout: 30 * time.Second, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if req.URL.Path == oidc.CallbackPath {
+				callback = req.URL.String()
+			}
+			if len(via) >= 10 {
+				return errors.New("stopped after 10 redirects")
+			}
+			return nil
+		}}
+		resp, err := c.Get(base + "/ui/repositories?q=team")
 		if err != nil {
 			t.Fatal(err)
 		}
-		ui := &httptest.Server{Listener: ln, Config: &http.Server{Handler: h}}
-		ui.Start()
-		defer ui.Close()
-		resp, body, err := browserLogin(ui.URL+oidc.LoginPath, "alice@example.com", "alice-password")
-		if err != nil || resp.StatusCode != 200 || body != "session for alice@example.com" {
-			t.Fatalf("browser login: %v %.300q", err, body)
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		link := regexp.MustCompile(`<a href="([^"]+)">Sign in with SSO</a>`).FindSubmatch(page)
+		if resp.Request.URL.Path != "/ui/signin" || link == nil {
+			t.Fatalf("GET /ui/repositories without a session ended at %s without an SSO link:\n%.1000s", resp.Request.URL, page)
 		}
-		if p := <-got; p.Name != "alice@example.com" || len(p.Grants) != 1 {
-			t.Errorf("principal %+v", p)
+		login := html.UnescapeString(string(link[1]))
+		if !strings.HasPrefix(login, oidc.LoginPath+"?next=") {
+			t.Errorf("SSO link %q", login)
+		}
+		resp, body, err := browserLoginWith(c, base+login, "alice@example.com", "alice-password")
+		if err != nil || resp.StatusCode != 200 || resp.Request.URL.Path != "/ui/repositories" || resp.Request.URL.Query().Get("q") != "team" {
+			t.Fatalf("SSO sign-in ended at %v: %v %d %.500q", resp.Request.URL, err, resp.StatusCode, body)
+		}
+		if !strings.Contains(body, "alice@example.com") || !strings.Contains(body, "Sign out") {
+			t.Errorf("the repositories page after SSO is not alice's:\n%.2000s", body)
+		}
+		if !strings.Contains(logs.String(), "oidc login") {
+			t.Error("no oidc login in the log")
 		}
 		// A callback replayed without the state cookie is refused.
-		r, err := http.Get(resp.Request.URL.String())
+		if callback == "" {
+			t.Fatal("the sign-in did not pass through the callback")
+		}
+		r, err := http.Get(callback)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -223,7 +254,7 @@ func TestOIDCWithDex(t *testing.T) {
 			t.Errorf("replayed callback: %d, want 400", r.StatusCode)
 		}
 		// A wrong password never reaches the callback.
-		if resp, _, err := browserLogin(ui.URL+oidc.LoginPath, "alice@example.com", "wrong"); err != nil || strings.HasPrefix(resp.Request.URL.Path, oidc.CallbackPath) {
+		if resp, _, err := browserLogin(base+oidc.LoginPath, "alice@example.com", "wrong"); err != nil || strings.HasPrefix(resp.Request.URL.Path, oidc.CallbackPath) {
 			t.Errorf("a wrong password at Dex: %v, or it reached the callback", err)
 		}
 	})

@@ -59,7 +59,7 @@ func classify(path string) route {
 			return routeMetrics
 		case path == "/token":
 			return routeToken
-		case path == "/" || path == "/ui" || strings.HasPrefix(path, "/ui/"):
+		case path == "/" || path == "/ui" || strings.HasPrefix(path, "/ui/") || strings.HasPrefix(path, "/auth/oidc/"):
 			return routeUI
 		}
 		return routeOther

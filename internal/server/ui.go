@@ -41,6 +41,11 @@ func (s *Server) openUI(db *sqlite.Store, netRules *networkRules) (*ui.UI, error
 	if s.access.manage != nil {
 		opts.Manage.Tokens = s.access.manage.Tokens
 	}
+	// With auth.oidc.issuer and redirect_url the sign-in page offers SSO;
+	// the UI serves the login and its callback (routed to it by classify).
+	if s.access.oidc != nil && s.cfg.Auth.OIDC.RedirectURL != "" {
+		opts.OIDC = s.OIDCHandler
+	}
 	return ui.New(opts)
 }
 

@@ -28,6 +28,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/access/authn"
 	"github.com/berth-registry/berth/internal/access/authz"
+	"github.com/berth-registry/berth/internal/access/oidc"
 	"github.com/berth-registry/berth/internal/lifecycle/quota"
 	"github.com/berth-registry/berth/internal/metadata"
 	"github.com/berth-registry/berth/internal/scan/report"
@@ -89,6 +90,9 @@ type Options struct {
 	Observer authn.LoginObserver
 	// SSOLoginURL, when set, is offered on the sign-in page.
 	SSOLoginURL string
+	// OIDC, when set, is served under /auth/oidc/ (sso.go): its callback
+	// starts a UI session. SSOLoginURL defaults to its login then.
+	OIDC OIDCLogin
 	// Version is shown in the footer; the build's module version if "".
 	Version string
 	// Session lifetimes; 30 minutes idle and 12 hours absolute if zero.
@@ -158,6 +162,12 @@ func New(opts Options) (*UI, error) {
 	u.mux.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, errNotFound)
 	})
+	if opts.OIDC != nil {
+		u.mountSSO(opts.OIDC)
+		if u.opts.SSOLoginURL == "" {
+			u.opts.SSOLoginURL = oidc.LoginPath
+		}
+	}
 	return u, nil
 }
 
@@ -165,7 +175,7 @@ func New(opts Options) (*UI, error) {
 // (OIDC): after a callback they call Sessions().Start.
 func (u *UI) Sessions() *Sessions { return u.sessions }
 
-// ServeHTTP serves /ui/ and redirects / there. Every response carries the
+// ServeHTTP serves /ui/ (and /auth/oidc/ with OIDC) and redirects / there. Every response carries the
 // security headers; every POST passes the CSRF check first.
 func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	setSecurityHeaders(w.Header())
