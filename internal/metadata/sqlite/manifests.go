@@ -23,9 +23,12 @@ const manifestCols = `m.digest, m.media_type, m.artifact_type, m.size, m.subject
 	(SELECT group_concat(b.blob, ' ') FROM manifest_blobs b WHERE b.repo_id = m.repo_id AND b.manifest = m.digest),
 	(SELECT group_concat(c.child, ' ') FROM manifest_children c WHERE c.repo_id = m.repo_id AND c.parent = m.digest)`
 
+// The unary + on trashed_at keeps that column out of index selection: the
+// browse and pulled indexes lead with (repo_id, trashed_at) and would
+// otherwise tie with the lookup's own index and win it.
 const manifestByDigestSQL = `SELECT ` + manifestCols + `
 FROM repositories r JOIN manifests m ON m.repo_id = r.id
-WHERE r.name = ? AND m.digest = ? AND m.trashed_at = 0`
+WHERE r.name = ? AND m.digest = ? AND +m.trashed_at = 0`
 
 const manifestByTagSQL = `SELECT ` + manifestCols + `
 FROM repositories r
@@ -38,7 +41,7 @@ WHERE r.name = ? AND t.name = ?`
 // onto the primary key, scanning every manifest of the repository.
 const referrersSQL = `SELECT m.media_type, m.artifact_type, m.digest, m.size, m.annotations
 FROM repositories r JOIN manifests m ON m.repo_id = r.id
-WHERE r.name = ? AND m.subject = ? AND m.subject <> '' AND (? = '' OR m.artifact_type = ?) AND m.trashed_at = 0
+WHERE r.name = ? AND m.subject = ? AND m.subject <> '' AND (? = '' OR m.artifact_type = ?) AND +m.trashed_at = 0
 LIMIT ?`
 
 // tagsOfManifestSQL leaves sorting to the caller: an ORDER BY name lures
