@@ -62,10 +62,11 @@ type SeverityCount struct {
 	Images   int
 }
 
-// VulnCount is a vulnerability id with the number of live images whose
-// stored scan has it.
+// VulnCount is a vulnerability with the number of live images whose
+// stored scan has it under its id or any of its aliases.
 type VulnCount struct {
 	ID       string
+	Aliases  []string // the other ids of the same vulnerability, CVE ids first
 	Severity string
 	Images   int
 }

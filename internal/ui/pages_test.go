@@ -73,8 +73,12 @@ func TestPagesAuthOff(t *testing.T) {
 	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/ui/" {
 		t.Fatalf("GET / = %d %q, want a redirect to /ui/", r.status, r.header.Get("Location"))
 	}
-	checkPage(t, "home", b.get("/ui/"), 200, "Registry overview", `<a class="skip" href="#main">`, "CVE-2099-0001",
-		"Reclaimable by GC", `href="/ui/access"`, "manifest.pushed")
+	r = b.get("/ui/")
+	checkPage(t, "home", r, 200, "Registry overview", `<a class="skip" href="#main">`, "CVE-2099-0001",
+		"Reclaimable by GC", `href="/ui/access"`, "manifest.pushed",
+		// DEBIAN-CVE-2099-0001 and its alias CVE-2099-0001 are one row.
+		`<a href="/ui/vulnerabilities/CVE-2099-0001"><code>CVE-2099-0001</code></a> <span class="muted">also <code>DEBIAN-CVE-2099-0001</code></span>`)
+	lacks(t, "home", r, `<a href="/ui/vulnerabilities/DEBIAN-CVE-2099-0001">`)
 
 	checkPage(t, "repositories", b.get("/ui/repositories"), 200, `href="/ui/repositories/team/app"`, `href="/ui/repositories/other/lib"`,
 		"2 repositories", `<th scope="col" aria-sort="ascending">`)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -109,7 +110,7 @@ func TestBrowse(t *testing.T) {
 	}
 	top, err := s.TopVulns(ctx, []string{"team/*"}, 10)
 	wantTop := []metadata.VulnCount{{ID: "CVE-1", Severity: "HIGH", Images: 1}, {ID: "GHSA-1", Severity: "LOW", Images: 1}}
-	if err != nil || !slices.Equal(top, wantTop) {
+	if err != nil || !reflect.DeepEqual(top, wantTop) {
 		t.Errorf("TopVulns(team/*) = %+v, %v; want %+v", top, err, wantTop)
 	}
 	// A rescan replaces the findings: the highest severity follows, down
@@ -130,5 +131,67 @@ func TestBrowse(t *testing.T) {
 	badges, err := s.ScanBadges(ctx, []digest.Digest{a, c, digest.FromString("none")})
 	if err != nil || len(badges) != 2 || badges[c] != (metadata.ScanBadge{Status: metadata.ScanComplete, Highest: "CRITICAL"}) {
 		t.Errorf("ScanBadges = %+v, %v", badges, err)
+	}
+}
+
+// TestTopVulnsAliases: ids that alias each other are one vulnerability,
+// named by its CVE id, whichever id each image's finding has (the OSV
+// record of one source lists the other as an alias, and the reverse), and
+// its images are counted once; a GHSA naming two CVEs joins them.
+func TestTopVulnsAliases(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "meta.db"))
+	defer s.Close()
+	image := func(repo string, vulns ...metadata.ScanVuln) {
+		t.Helper()
+		content := fmt.Appendf(nil, `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","repo":%q}`, repo)
+		m := &metadata.Manifest{Repo: repo, Digest: digest.FromBytes(content), MediaType: "application/vnd.oci.image.manifest.v1+json",
+			Size: int64(len(content)), Content: content, PushedAt: time.Now()}
+		if err := s.PutManifest(ctx, m, []string{"v1"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SaveScan(ctx, &metadata.ScanRecord{Digest: m.Digest, Status: metadata.ScanComplete, Vulns: vulns}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// finding is a finding's rows: its own id, then one per alias.
+	finding := func(id, sev string, aliases ...string) []metadata.ScanVuln {
+		out := []metadata.ScanVuln{{ID: id, Package: "zlib", Severity: sev}}
+		for _, a := range aliases {
+			out = append(out, metadata.ScanVuln{ID: a, Package: "zlib", Severity: sev, Finding: id})
+		}
+		return out
+	}
+	image("a/debian", slices.Concat(finding("DEBIAN-CVE-2023-45853", "HIGH", "CVE-2023-45853"), finding("GHSA-xxxx", "LOW"))...)
+	image("b/other", finding("CVE-2023-45853", "CRITICAL", "DEBIAN-CVE-2023-45853")...)
+	image("c/go", finding("GHSA-xxxx", "LOW")...)
+	image("d/ghsa", finding("GHSA-aaaa", "MEDIUM", "CVE-2024-2", "CVE-2024-1")...)
+	image("e/plain", finding("CVE-2024-2", "LOW")...)
+
+	tests := []struct {
+		name     string
+		patterns []string
+		want     []metadata.VulnCount
+	}{
+		{"all", nil, []metadata.VulnCount{
+			{ID: "CVE-2023-45853", Aliases: []string{"DEBIAN-CVE-2023-45853"}, Severity: "CRITICAL", Images: 2},
+			{ID: "CVE-2024-1", Aliases: []string{"CVE-2024-2", "GHSA-aaaa"}, Severity: "MEDIUM", Images: 2},
+			{ID: "GHSA-xxxx", Severity: "LOW", Images: 2},
+		}},
+		{"one repository", []string{"a/*"}, []metadata.VulnCount{
+			{ID: "CVE-2023-45853", Aliases: []string{"DEBIAN-CVE-2023-45853"}, Severity: "HIGH", Images: 1},
+			{ID: "GHSA-xxxx", Severity: "LOW", Images: 1},
+		}},
+		{"only the alias's own image", []string{"e/*"}, []metadata.VulnCount{
+			{ID: "CVE-2024-1", Aliases: []string{"CVE-2024-2", "GHSA-aaaa"}, Severity: "LOW", Images: 1},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.TopVulns(ctx, tt.patterns, 10)
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("TopVulns(%v) =\n%+v, %v\nwant\n%+v", tt.patterns, got, err, tt.want)
+			}
+		})
 	}
 }
