@@ -9,9 +9,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/berth-registry/berth/internal/oci"
 )
 
 // ACRTokenUser is the user name az acr login --expose-token prints: the
@@ -202,7 +205,18 @@ func (a *authorizer) answer(ctx context.Context, method, path, sent string, h ht
 		a.mu.Unlock()
 		close(done)
 	}()
-	scope := cmp.Or(ch.params["scope"], key)
+	scope := ch.params["scope"]
+	if scope == "" {
+		scope = key
+	} else {
+		// The registry names the scope of the request; a mount also needs
+		// pull on the repository it mounts from, which only we know.
+		for _, k := range strings.Fields(key) {
+			if !slices.Contains(strings.Fields(scope), k) {
+				scope += " " + k
+			}
+		}
+	}
 	t, err := a.fetch(ctx, realm, ch.params["service"], scope)
 	if err != nil {
 		return err
@@ -340,7 +354,7 @@ func (a *authorizer) post(req *http.Request, out any) error {
 // scopeFor is the token scope a request needs, per the distribution token
 // specification, and the key its token is cached under.
 func scopeFor(method, path string) string {
-	p, _, _ := strings.Cut(path, "?")
+	p, query, _ := strings.Cut(path, "?")
 	if p == "/v2/_catalog" {
 		return "registry:catalog:*"
 	}
@@ -360,7 +374,13 @@ func scopeFor(method, path string) string {
 	case http.MethodDelete:
 		return "repository:" + name + ":delete"
 	}
-	return "repository:" + name + ":pull,push"
+	scope := "repository:" + name + ":pull,push"
+	if q, err := url.ParseQuery(query); err == nil && q.Get("mount") != "" {
+		if from := q.Get("from"); from != name && oci.ValidName(from) {
+			scope += " repository:" + from + ":pull"
+		}
+	}
+	return scope
 }
 
 // repoOf finds the repository name in /v2/<name>/{manifests,blobs,tags,

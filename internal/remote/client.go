@@ -162,7 +162,7 @@ func (c *Client) send(ctx context.Context, method, path string, header http.Head
 			// One answer to the challenge per request: a second 401 means
 			// the credentials were refused.
 			answered = true
-			if aerr := c.auth.answer(ctx, method, u.Path, resp.sentAuth, resp.header); aerr != nil {
+			if aerr := c.auth.answer(ctx, method, authPath(u), resp.sentAuth, resp.header); aerr != nil {
 				return nil, fmt.Errorf("%s %s: authenticating: %w", method, u.Redacted(), aerr)
 			}
 			attempt--
@@ -211,7 +211,7 @@ func (c *Client) once(ctx context.Context, method string, u *url.URL, header htt
 		req.Header[k] = v
 	}
 	req.Header.Set("User-Agent", c.opts.UserAgent)
-	if v := c.auth.header(method, u.Path); v != "" {
+	if v := c.auth.header(method, authPath(u)); v != "" {
 		req.Header.Set("Authorization", v)
 	}
 	resp, err := c.opts.HTTPClient.Do(req)
@@ -235,6 +235,15 @@ func (c *Client) once(ctx context.Context, method string, u *url.URL, header htt
 		}
 	}
 	return &response{status: resp.StatusCode, header: resp.Header, body: got, sentAuth: req.Header.Get("Authorization")}, nil
+}
+
+// authPath is what the authorizer sees of a URL: the path, and the query
+// when there is one (a cross-repository mount needs the source's scope).
+func authPath(u *url.URL) string {
+	if u.RawQuery == "" {
+		return u.Path
+	}
+	return u.Path + "?" + u.RawQuery
 }
 
 // retryAfter reads a Retry-After header: seconds or an HTTP date. Zero

@@ -80,3 +80,20 @@ func TestManifestType(t *testing.T) {
 		}
 	}
 }
+
+// TestMountScope: a cross-repository mount asks for pull on the source
+// repository too, or the registry answers the mount with a plain upload.
+func TestMountScope(t *testing.T) {
+	for _, tt := range []struct{ method, path, want string }{
+		{"POST", "/v2/mirror/app/blobs/uploads/", "repository:mirror/app:pull,push"},
+		{"POST", "/v2/mirror/app/blobs/uploads/?mount=sha256:ab&from=team/app", "repository:mirror/app:pull,push repository:team/app:pull"},
+		{"POST", "/v2/app/blobs/uploads/?mount=sha256:ab&from=app", "repository:app:pull,push"},
+		{"POST", "/v2/app/blobs/uploads/?mount=sha256:ab&from=Bad%20Name", "repository:app:pull,push"},
+		{"PUT", "/v2/app/blobs/uploads/x?digest=sha256:ab", "repository:app:pull,push"},
+		{"HEAD", "/v2/app/blobs/sha256:ab?mount=x&from=other", "repository:app:pull"},
+	} {
+		if got := scopeFor(tt.method, tt.path); got != tt.want {
+			t.Errorf("scopeFor(%s %s) = %q, want %q", tt.method, tt.path, got, tt.want)
+		}
+	}
+}
