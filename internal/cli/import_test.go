@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -162,4 +164,54 @@ func TestImportRefusesInternalSources(t *testing.T) {
 	if tags, err := c.Tags(context.Background(), "team/app", 0); err == nil && len(tags) > 0 {
 		t.Errorf("refused imports left tags %v", tags)
 	}
+}
+
+// TestCopyAndImportWithAuth drives copy (token flow at the destination,
+// then a mount within it) and import (the admin's API call, pushed in
+// process under the admin's grants) against a Berth with authentication.
+func TestCopyAndImportWithAuth(t *testing.T) {
+	dist := startDistribution(t)
+	m := pushMultiArch(t, dist, "app", "v1", true)
+	cfg := servertest.Config(t)
+	cfg.Auth.Enabled = true
+	cfg.Import.AllowCIDRs = "127.0.0.1"
+	s := startImporting(t, cfg, nil)
+	closeIdleFirst(t)
+	pwb, err := os.ReadFile(filepath.Join(cfg.DataDir, "admin-password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw := strings.TrimSpace(string(pwb))
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	t.Setenv("BERTH_USERNAME", "")
+	t.Setenv("BERTH_PASSWORD", "")
+
+	if code, _, errOut := runBerth(t, "copy", dist.Base()+"/app:v1", s.URL()+"/team/app"); code == 0 {
+		t.Fatalf("anonymous copy into an authenticated Berth succeeded\n%s", errOut)
+	}
+	code, out, errOut := runBerth(t, "copy", dist.Base()+"/app:v1", s.URL()+"/team/app", "--referrers", "--dest-creds", "admin:"+pw)
+	if code != 0 || strings.Contains(out+errOut, pw) {
+		t.Fatalf("copy with --dest-creds: exit %d\n%s\n%s", code, out, errOut)
+	}
+	t.Setenv("BERTH_"+remote.HostEnvName(strings.TrimPrefix(s.URL(), "http://"))+"_PASSWORD", pw)
+	t.Setenv("BERTH_"+remote.HostEnvName(strings.TrimPrefix(s.URL(), "http://"))+"_USERNAME", "admin")
+	code, out, errOut = runBerth(t, "copy", s.URL()+"/team/app:v1", s.URL()+"/mirror/app")
+	if code != 0 {
+		t.Fatalf("copy within Berth: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if got := summary(t, out); got[2] != 0 {
+		t.Errorf("copy within an authenticated Berth streamed %d blobs instead of mounting them:\n%s", got[2], out)
+	}
+
+	t.Setenv("BERTH_USERNAME", "admin")
+	t.Setenv("BERTH_PASSWORD", pw)
+	code, out, errOut = runBerth(t, "import", dist.Base()+"/app:v1", "--to", s.URL()+"/imported/app", "--referrers")
+	if code != 0 || !strings.Contains(out, "imported/app:v1 "+m.index.String()) {
+		t.Fatalf("import: exit %d\n%s\n%s", code, out, errOut)
+	}
+	c, err := remote.New(s.URL(), remote.Options{Credential: remote.Credential{Username: "admin", Password: pw}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertCopied(t, c, "imported/app", "v1", m, true)
 }
