@@ -6,6 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -201,6 +204,25 @@ func TestCopyAndImportWithAuth(t *testing.T) {
 	}
 	if got := summary(t, out); got[2] != 0 {
 		t.Errorf("copy within an authenticated Berth streamed %d blobs instead of mounting them:\n%s", got[2], out)
+	}
+
+	// A registry that ignores mounts (a proxy drops the query here) starts
+	// an upload instead, which needs a token of its own scope.
+	target, _ := url.Parse(s.URL())
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Has("mount") {
+			r.URL.RawQuery = ""
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	fh := strings.TrimPrefix(front.URL, "http://")
+	t.Setenv("BERTH_"+remote.HostEnvName(fh)+"_USERNAME", "admin")
+	t.Setenv("BERTH_"+remote.HostEnvName(fh)+"_PASSWORD", pw)
+	code, out, errOut = runBerth(t, "copy", front.URL+"/team/app:v1", front.URL+"/unmounted/app")
+	if got := summary(t, out); code != 0 || got[2] != 4 || got[4] != 0 {
+		t.Errorf("copy where mounts are ignored: exit %d, %v; want 4 blobs copied\n%s\n%s", code, got, out, errOut)
 	}
 
 	t.Setenv("BERTH_USERNAME", "admin")

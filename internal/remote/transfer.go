@@ -162,15 +162,25 @@ func CopyBlob(ctx context.Context, src *Client, srcRepo string, dst *Client, dst
 		return 0, fmt.Errorf("blob %s: negative size", d)
 	}
 	start := "/v2/" + dstRepo + "/blobs/uploads/"
-	if src.Base() == dst.Base() && srcRepo != dstRepo {
-		start += "?" + url.Values{"mount": {d.String()}, "from": {srcRepo}}.Encode()
+	mount := src.Base() == dst.Base() && srcRepo != dstRepo
+	p := start
+	if mount {
+		p += "?" + url.Values{"mount": {d.String()}, "from": {srcRepo}}.Encode()
 	}
-	resp, err := dst.send(ctx, http.MethodPost, start, nil, nil)
+	resp, err := dst.send(ctx, http.MethodPost, p, nil, nil)
 	if err != nil {
 		return 0, fmt.Errorf("opening upload of %s to %s: %w", d, dstRepo, err)
 	}
 	if resp.status == http.StatusCreated {
 		return BlobMounted, nil
+	}
+	if mount && dst.auth.header(http.MethodPut, start) == "" {
+		// The mount was refused and its token covers the mount's scopes:
+		// the streamed PUT (which cannot answer a 401) needs the upload's
+		// own, which a plain POST gets. The first session expires unused.
+		if resp, err = dst.send(ctx, http.MethodPost, start, nil, nil); err != nil {
+			return 0, fmt.Errorf("opening upload of %s to %s: %w", d, dstRepo, err)
+		}
 	}
 	loc, err := dst.sameHost(resp.header.Get("Location"))
 	if err != nil {
@@ -182,7 +192,7 @@ func CopyBlob(ctx context.Context, src *Client, srcRepo string, dst *Client, dst
 
 	// The HEAD answers the source's challenge, so the streamed GET (which
 	// cannot be replayed after a 401) carries a token.
-	p := "/v2/" + srcRepo + "/blobs/" + d.String()
+	p = "/v2/" + srcRepo + "/blobs/" + d.String()
 	if _, err := src.do(ctx, http.MethodHead, p, nil); err != nil {
 		return 0, err
 	}
