@@ -14,6 +14,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-registry/berth/internal/lifecycle/quota"
 	"github.com/berth-registry/berth/internal/metadata"
 	"github.com/berth-registry/berth/internal/metadata/sqlite"
 	"github.com/berth-registry/berth/internal/scan/match"
@@ -96,9 +97,10 @@ func saveBenchScan(b *testing.B, s *sqlite.Store, repo string, d digest.Digest, 
 // reuse it. The pages only read it.
 func openBenchStore(b *testing.B) (*sqlite.Store, string, digest.Digest) {
 	ctx := context.Background()
-	// Opening migrates a store seeded by an older schema; bump v1 when the
-	// fixture changes.
-	path := filepath.Join(os.TempDir(), "berth-ui-bench-v1.db")
+	// The name carries the fixture's version (bump v1 when seedBrowse
+	// changes) and the schema's, so a new schema seeds anew rather than
+	// timing a migration's leftovers.
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("berth-ui-bench-v1-s%d.db", sqlite.SchemaVersion))
 	if _, err := os.Stat(path); err != nil {
 		tmp := path + ".seeding"
 		os.Remove(tmp)
@@ -160,7 +162,13 @@ func BenchmarkPages(b *testing.B) {
 	}
 	holder := &vulndb.Holder{}
 	holder.Store(db)
-	u, err := New(Options{Store: s, Blobs: blobs, Scans: scanner.New(s, blobs, holder, scanner.Options{})})
+	// The Policies, Usage and Access pages read the same store through
+	// the services berth serve hands them (server/ui.go) that need no
+	// server: usage from metadata as quota.Meter measures it.
+	u, err := New(Options{Store: s, Blobs: blobs, Scans: scanner.New(s, blobs, holder, scanner.Options{}),
+		Usage: quota.Meter{Links: s, Trash: s, Totals: s}.Usage,
+		Manage: Manage{Policies: s, Guards: s, Gates: s, Users: s, AuditLog: s, UsageHistory: s,
+			Quotas: quota.Options{MinFree: 1 << 30}, FreeBytes: func() (int64, error) { return quota.FreeBytes(dir) }}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -173,6 +181,17 @@ func BenchmarkPages(b *testing.B) {
 		{"repositories-search", "/ui/repositories?q=svc-12", "team-00/svc-1200"},
 		{"repository-100-tags", "/ui/repositories/" + big, "v1.99"},
 		{"image", "/ui/repositories/" + big + "/-/images/" + img.String(), "Showing 40 of 40"},
+		{"policies", "/ui/policies", "Retention policies"},
+		{"usage", "/ui/usage", "Page 1 of 100 (10000 repositories"},
+		{"access", "/ui/access", "Audit log"},
+	}
+	// The Usage page shows the last measurement (usage.go); wait for the
+	// first one.
+	if _, at := u.usage.get(); at.IsZero() {
+		u.usage.mu.Lock()
+		done := u.usage.done
+		u.usage.mu.Unlock()
+		<-done
 	}
 	// The home page serves its aggregates from the cache (homecache.go);
 	// home-aggregates below is what filling it costs.

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/berth-registry/berth/internal/lifecycle/quota"
@@ -17,10 +18,19 @@ const (
 	chartSamples = 500
 )
 
+// usagePerPage is the per-repository table's page size: rendering all
+// 10,000 rows of a large registry took about 190 ms.
+const usagePerPage = 100
+
 type usageData struct {
 	Report   *quota.Report // nil until measured
 	At       time.Time
-	Repos    []quota.RepoUsage
+	Repos    []quota.RepoUsage // this page's
+	Total    int               // repositories the viewer may pull
+	Page     int
+	Pages    int
+	Prev     string
+	Next     string
 	Quotas   quota.Options
 	Free     int64 // -1 unknown
 	LowDisk  bool
@@ -49,6 +59,17 @@ func (u *UI) usagePage(w http.ResponseWriter, r *http.Request) {
 		slices.SortFunc(d.Repos, func(a, b quota.RepoUsage) int {
 			return cmp.Or(cmp.Compare(b.Bytes, a.Bytes), cmp.Compare(a.Name, b.Name))
 		})
+	}
+	d.Total = len(d.Repos)
+	d.Pages = max(1, (d.Total+usagePerPage-1)/usagePerPage)
+	d.Page, _ = strconv.Atoi(r.URL.Query().Get("page"))
+	d.Page = min(max(d.Page, 1), d.Pages)
+	d.Repos = d.Repos[min((d.Page-1)*usagePerPage, d.Total):min(d.Page*usagePerPage, d.Total)]
+	if d.Page > 1 {
+		d.Prev = "/ui/usage?page=" + strconv.Itoa(d.Page-1)
+	}
+	if d.Page < d.Pages {
+		d.Next = "/ui/usage?page=" + strconv.Itoa(d.Page+1)
 	}
 	if d.Admin {
 		if m.FreeBytes != nil {
