@@ -147,7 +147,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	}
 	var imports api.ImportService
 	if s.newImporter != nil {
-		if imports, err = s.newImporter(s.registry, s.cfg, s.log); err != nil {
+		if imports, err = s.newImporter(s.waking(s.registry), s.cfg, s.log); err != nil {
 			return err
 		}
 	}
