@@ -132,8 +132,9 @@ func repoStatsBackfill() string {
 	FROM repositories r`
 }
 
-// pushedOf and pulledOf compute a repository's maxima again, each from an
-// index (manifests_pushed, tags_by_updated, manifests_pulled).
+// pushedOf and pulledOf compute a repository's maxima again: pushedOf
+// from two indexes (manifests_pushed, tags_by_updated), pulledOf from the
+// repository's live range of manifests_browse.
 func pushedOf(repo string) string {
 	return strings.ReplaceAll(`MAX(COALESCE((SELECT MAX(m.pushed_at) FROM manifests m WHERE m.repo_id = REPO), 0),
 		COALESCE((SELECT MAX(t.updated) FROM tags t WHERE t.repo_id = REPO), 0))`, "REPO", repo)
@@ -152,3 +153,34 @@ func sevMove(by, rank string) string {
 	}
 	return strings.Join(sets, ", ")
 }
+
+// repoStatsPullSchema takes pulls, the hot write, off the general
+// manifest trigger: a pull only moves last_pulled_at forward, so a live
+// manifest's pull raises pulled in place, and nothing else moves
+// (RecordPulls of 100 took 3.9 ms before repo_stats and 7 ms with the
+// general trigger). manifests_pulled goes too: it was written on every
+// pull to serve only the recompute when the newest pull's manifest
+// leaves, which the covering manifests_browse range serves as well.
+var repoStatsPullSchema = `
+DROP INDEX manifests_pulled;
+DROP TRIGGER repo_stats_manifest_update;
+CREATE TRIGGER repo_stats_manifest_pull AFTER UPDATE OF last_pulled_at ON manifests
+	WHEN ` + pullOnly + ` BEGIN
+	UPDATE repo_stats SET pulled = NEW.last_pulled_at
+	WHERE id = NEW.repo_id AND NEW.trashed_at = 0 AND pulled < NEW.last_pulled_at;
+END;
+CREATE TRIGGER repo_stats_manifest_update AFTER UPDATE OF size, pushed_at, last_pulled_at, trashed_at ON manifests
+	WHEN NOT (` + pullOnly + `) BEGIN
+	UPDATE repo_stats SET size = size - OLD.size + NEW.size,
+		pushed = CASE WHEN OLD.pushed_at >= pushed THEN ` + pushedOf("NEW.repo_id") + ` ELSE MAX(pushed, NEW.pushed_at) END,
+		pulled = CASE WHEN OLD.trashed_at = 0 AND OLD.last_pulled_at >= pulled THEN ` + pulledOf("NEW.repo_id") + `
+			WHEN NEW.trashed_at = 0 THEN MAX(pulled, NEW.last_pulled_at) ELSE pulled END,
+		` + strings.ReplaceAll(sevMove("((NEW.trashed_at = 0) - (OLD.trashed_at = 0))", "RANK_OF"),
+	"RANK_OF", `(SELECT h.rank FROM scan_highest h WHERE h.digest = NEW.digest)`) + `
+	WHERE id = NEW.repo_id;
+END;
+`
+
+// pullOnly is true for an update that only moves last_pulled_at forward.
+const pullOnly = `OLD.trashed_at = NEW.trashed_at AND OLD.size = NEW.size AND OLD.pushed_at = NEW.pushed_at
+	AND NEW.last_pulled_at >= OLD.last_pulled_at`

@@ -148,6 +148,8 @@ CREATE TABLE immutable_rules (
 	scanHighestSchema,
 	// per-repository sort keys for the web UI, kept by triggers (see repostats.go).
 	repoStatsSchema,
+	// pulls take a trigger of their own (see repostats.go).
+	repoStatsPullSchema,
 }
 
 // SchemaVersion is the schema version this package writes. migrations is
