@@ -2,6 +2,7 @@ package ui
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/internal/metadata"
+	"github.com/berth-registry/berth/internal/scan/gate"
 	"github.com/berth-registry/berth/internal/scan/match"
 	"github.com/berth-registry/berth/internal/scan/report"
 	"github.com/berth-registry/berth/internal/scan/scanner"
@@ -103,9 +105,15 @@ type imageData struct {
 	Shown     int
 	Total     int
 	Severity  []string
-	// Gate is the pull gate's decision for this image. GATE: the gate
-	// feature fills it in (its own session); the template has the spot.
-	Gate any
+	// Gate is the pull gate's decision for this image; nil when no gate
+	// covers the repository.
+	Gate *gate.Decision
+}
+
+// gateDecider is what the page needs of the gate service: the decision a
+// pull would get, without recording it. *gate.Gate has it.
+type gateDecider interface {
+	Decide(ctx context.Context, repo string, d digest.Digest) (gate.Decision, bool, error)
 }
 
 // image shows one manifest: layers and config, or an index's platforms;
@@ -161,6 +169,16 @@ func (u *UI) image(w http.ResponseWriter, r *http.Request, repo string, d digest
 				u.fail(w, r, err)
 				return
 			}
+		}
+	}
+	if g, ok := u.opts.Manage.GateService.(gateDecider); ok {
+		dec, gated, err := g.Decide(ctx, repo, d)
+		if err != nil {
+			u.fail(w, r, err)
+			return
+		}
+		if gated {
+			data.Gate = &dec
 		}
 	}
 	u.render(w, r, http.StatusOK, page{template: "image", nav: "repos", data: data})
