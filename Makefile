@@ -19,6 +19,11 @@ INTEGRATION_TIMEOUT ?= 15m
 # clients double as race tests of the server (a race fails the test).
 BERTH_RACE ?= 1
 export BERTH_RACE
+# The Debian root TestDebootstrapInventory scans: built once in the
+# background while the other tests run (scripts/debootstrap-root.sh), kept
+# for later runs.
+DEBOOTSTRAP_ROOT ?= $(CURDIR)/.cache/debootstrap-bookworm
+export BERTH_TEST_DEBOOTSTRAP_PENDING ?= $(DEBOOTSTRAP_ROOT)
 
 .PHONY: help
 help: ## list targets
@@ -52,6 +57,7 @@ lint: vet ## vet + staticcheck + gofmt check
 # fails if either did. Each phase prints its wall time for the CI budget.
 test: tools lint ## everything: tools, vet + staticcheck + gofmt, race unit tests, e2e + conformance
 	@status=0; \
+	bash scripts/debootstrap-root.sh $(DEBOOTSTRAP_ROOT) & \
 	for t in test-race integration; do \
 		start=$$SECONDS; \
 		$(MAKE) --no-print-directory $$t || status=1; \

@@ -20,8 +20,8 @@ mkdir -p "$TOOLS_BIN"
 log() { printf 'install-tools: %s\n' "$*" >&2; }
 
 # ---- apt packages ---------------------------------------------------------
-apt_pkgs=(skopeo docker-registry wrk podman buildah chromium chromium-driver)
-declare -A apt_bin=([skopeo]=skopeo [docker-registry]=docker-registry [wrk]=wrk [podman]=podman [buildah]=buildah [chromium]=chromium [chromium-driver]=chromedriver)
+apt_pkgs=(skopeo docker-registry wrk podman buildah chromium chromium-driver debootstrap)
+declare -A apt_bin=([skopeo]=skopeo [docker-registry]=docker-registry [wrk]=wrk [podman]=podman [buildah]=buildah [chromium]=chromium [chromium-driver]=chromedriver [debootstrap]=debootstrap)
 missing=()
 for p in "${apt_pkgs[@]}"; do
 	command -v "${apt_bin[$p]}" >/dev/null 2>&1 || missing+=("$p")
