@@ -67,32 +67,16 @@ func runRescan(ctx context.Context, stdout, stderr io.Writer, repo string, d dig
 	if err != nil {
 		return err
 	}
-	path := "repositories/" + repo + "/manifests/" + url.PathEscape(d.String()) + "/scan"
-	if err := c.call(ctx, http.MethodPost, path, nil, nil); err != nil {
+	r, err := rescanWait(ctx, c, repo, d, f.wait)
+	if err != nil {
 		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, f.wait)
-	defer cancel()
-	var r scanner.Report
-	for {
-		if err := c.call(ctx, http.MethodGet, path, nil, &r); err != nil {
-			return err
-		}
-		if r.Status != metadata.ScanPending && r.Status != metadata.ScanScanning {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("scan of %s@%s still %s after %s", repo, d, r.Status, f.wait)
-		case <-time.After(200 * time.Millisecond):
-		}
 	}
 	if f.output == "json" {
 		if err := writeJSONTo(stdout, r); err != nil {
 			return err
 		}
 	} else {
-		printRescan(stdout, &r)
+		printRescan(stdout, r)
 	}
 	switch r.Status {
 	case metadata.ScanFailed, metadata.ScanSkipped:
@@ -101,6 +85,31 @@ func runRescan(ctx context.Context, stdout, stderr io.Writer, repo string, d dig
 		fmt.Fprintf(stderr, "berth: WARNING: PARTIAL SCAN of %s@%s: vulnerabilities may be missing: %s\n", repo, d, r.Reason)
 	}
 	return nil
+}
+
+// rescanWait asks the Berth server behind c to scan repo@d again and waits,
+// up to wait, for the scan to finish (berth rescan, berth scan --rescan).
+func rescanWait(ctx context.Context, c *apiClient, repo string, d digest.Digest, wait time.Duration) (*scanner.Report, error) {
+	path := "repositories/" + repo + "/manifests/" + url.PathEscape(d.String()) + "/scan"
+	if err := c.call(ctx, http.MethodPost, path, nil, nil); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	var r scanner.Report
+	for {
+		if err := c.call(ctx, http.MethodGet, path, nil, &r); err != nil {
+			return nil, err
+		}
+		if r.Status != metadata.ScanPending && r.Status != metadata.ScanScanning {
+			return &r, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("scan of %s@%s still %s after %s", repo, d, r.Status, wait)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 func printRescan(w io.Writer, r *scanner.Report) {

@@ -34,7 +34,11 @@ IMAGE is one of:
 the exit code. With --exit-code N, berth exits N when any finding is left
 after the filters, and 0 otherwise. A scan that could not read the whole
 image is reported as PARTIAL on stderr and in every format: it never
-claims an image is clean.`
+claims an image is clean.
+
+With --rescan, IMAGE is in a Berth server: berth asks the server to scan it
+again now, against the server's own database (--db is not used), waits for
+the result and reports it as above, with the same filters and exit code.`
 
 const scanExample = `  # The CI gate: fail on fixable HIGH and CRITICAL vulnerabilities
   berth scan 127.0.0.1:5000/team/app:v1 --db ./osv/Go-all.zip --db ./osv/Debian-all.zip \
@@ -43,6 +47,9 @@ const scanExample = `  # The CI gate: fail on fixable HIGH and CRITICAL vulnerab
   # SARIF for a code-scanning dashboard, from a docker save tarball
   docker save app:v1 -o app.tar
   berth scan app.tar --db ./osv --format sarif --output berth.sarif
+
+  # The same gate on an image a Berth server already holds: the server rescans
+  berth scan --rescan 127.0.0.1:5000/team/app:v1 --severity HIGH,CRITICAL --exit-code 1
 
   # An SBOM of an OCI layout
   berth scan oci:./layout:v1 --db ./osv --format cyclonedx --output sbom.json`
@@ -59,6 +66,8 @@ type scanFlags struct {
 	creds         credFlags
 	all           bool
 	concurrency   int
+	rescan        bool
+	wait          time.Duration
 }
 
 // scanOptions are the flags, checked.
@@ -73,6 +82,10 @@ type scanOptions struct {
 	creds remote.CredentialLookup
 	// concurrency bounds the images scan --all reads at once.
 	concurrency int
+	// rescan asks a Berth server to scan the image (--rescan), waiting up
+	// to wait.
+	rescan bool
+	wait   time.Duration
 }
 
 func newScan() *cobra.Command {
@@ -93,6 +106,9 @@ func newScan() *cobra.Command {
 			if opts.creds, err = f.creds.lookup(cmd.InOrStdin()); err != nil {
 				return &usageError{cmd: cmd.CommandPath(), err: err}
 			}
+			if f.rescan {
+				return runScanRescan(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], opts)
+			}
 			if f.all {
 				return runScanAll(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], opts)
 			}
@@ -110,16 +126,24 @@ func newScan() *cobra.Command {
 	fl.BoolVar(&f.insecure, "insecure", false, "use plain HTTP to the registry")
 	fl.BoolVar(&f.all, "all", false, "scan every tag of every repository of REGISTRY, or of REGISTRY/REPO")
 	fl.IntVar(&f.concurrency, "concurrency", 4, "images scanned at once with --all (1-16)")
+	fl.BoolVar(&f.rescan, "rescan", false, "ask the Berth server holding IMAGE to scan it again now, and report its result")
+	fl.DurationVar(&f.wait, "wait", 5*time.Minute, "with --rescan, how long to wait for the server's scan")
 	f.creds.register(fl)
 	return cmd
 }
 
 func (f *scanFlags) check() (scanOptions, error) {
-	o := scanOptions{dbs: f.dbs, exitCode: f.exitCode, output: f.output, concurrency: f.concurrency}
+	o := scanOptions{dbs: f.dbs, exitCode: f.exitCode, output: f.output, concurrency: f.concurrency, rescan: f.rescan, wait: f.wait}
+	if f.rescan && f.all {
+		return o, errors.New("--rescan scans one image; it cannot be combined with --all")
+	}
+	if f.rescan && len(f.dbs) > 0 {
+		return o, errors.New("--rescan matches against the server's database; --db cannot be used with it")
+	}
 	if f.all && (f.concurrency < 1 || f.concurrency > 16) {
 		return o, fmt.Errorf("--concurrency %d: want 1 to 16", f.concurrency)
 	}
-	if len(f.dbs) == 0 {
+	if len(f.dbs) == 0 && !f.rescan {
 		return o, errors.New("--db is required: berth scans offline, against OSV advisories you provide")
 	}
 	// Shells keep only the low byte of an exit status.
