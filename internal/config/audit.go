@@ -20,6 +20,9 @@ type Audit struct {
 	// Syslog, if set, receives every record as a JSON message:
 	// unixgram:///dev/log, udp://host:514 or tcp://host:514.
 	Syslog string `yaml:"syslog"`
+	// PullWindow coalesces identical pulls (same actor, address,
+	// repository and digest) into one record with a count.
+	PullWindow time.Duration `yaml:"pull_window"`
 }
 
 const day = 24 * time.Hour
@@ -90,6 +93,9 @@ func (c Config) validateAudit() []error {
 	var errs []error
 	if c.Audit.Retention < 0 {
 		errs = append(errs, &FieldError{Key: "audit.retention", Err: errors.New("must not be negative")})
+	}
+	if c.Audit.PullWindow <= 0 {
+		errs = append(errs, &FieldError{Key: "audit.pull_window", Err: errors.New("must be positive")})
 	}
 	if c.Audit.Syslog != "" {
 		if _, _, err := SyslogAddr(c.Audit.Syslog); err != nil {

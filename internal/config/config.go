@@ -132,7 +132,7 @@ func Default() Config {
 		Lifecycle: Lifecycle{TrashDays: 7},
 		GC:        GC{GracePeriod: time.Hour},
 		Scan:      Scan{Workers: 1, OnPush: true},
-		Audit:     Audit{Retention: Days(90 * day)},
+		Audit:     Audit{Retention: Days(90 * day), PullWindow: time.Minute},
 		Webhooks:  defaultWebhooks(),
 		Retention: Retention{CheckInterval: time.Minute},
 		RateLimit: defaultRateLimit(),

@@ -52,6 +52,10 @@ type AuditLog interface {
 	// before is ignored, so that redelivered events are logged once.
 	// It returns the record's ID (0 if ignored).
 	RecordAudit(ctx context.Context, r AuditRecord) (int64, error)
+	// RecordAudits appends records made without an outbox event (their
+	// EventID is ignored) in one transaction and returns their IDs, in
+	// order. It is how batched pull records are written.
+	RecordAudits(ctx context.Context, rs []AuditRecord) ([]int64, error)
 	// AuditRecords returns the records matching q, newest first.
 	AuditRecords(ctx context.Context, q AuditQuery) ([]AuditRecord, error)
 	// PruneAudit deletes records older than before and returns how many.

@@ -39,7 +39,11 @@ func (r *Registry) getManifest(w http.ResponseWriter, req *http.Request, rt rout
 		return nil
 	}
 	if req.Method == http.MethodGet {
-		r.pulls.record(rt.name, m.Digest, time.Now())
+		now := time.Now()
+		r.pulls.record(rt.name, m.Digest, now)
+		if r.opts.PullObserver != nil {
+			r.opts.PullObserver.ObservePull(req, rt.name, rt.ref, m.Digest, now)
+		}
 	}
 	writeJSON(w, req, http.StatusOK, m.MediaType, m.Content)
 	return nil

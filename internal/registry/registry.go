@@ -17,6 +17,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/berth-registry/berth/internal/metadata"
 	"github.com/berth-registry/berth/internal/oci"
 	"github.com/berth-registry/berth/internal/storage"
@@ -44,6 +46,16 @@ type Options struct {
 	Limits Limiter
 	// Gate, when set, may refuse the pull of a manifest (scan gates).
 	Gate PullGate
+	// PullObserver, when set, is told of every manifest GET served (the
+	// audit log). It is called on the request path and must not block.
+	PullObserver PullObserver
+}
+
+// PullObserver hears of served manifest GETs.
+type PullObserver interface {
+	// ObservePull notes that r pulled manifest d of repo by ref (a tag or
+	// a digest) at at.
+	ObservePull(r *http.Request, repo, ref string, d digest.Digest, at time.Time)
 }
 
 // PullGate decides manifest pulls by the image's scan (package scan/gate).

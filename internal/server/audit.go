@@ -9,6 +9,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/berth-registry/berth/internal/access/authn"
 	"github.com/berth-registry/berth/internal/access/authz"
 	"github.com/berth-registry/berth/internal/access/netrule"
@@ -32,7 +35,32 @@ func (s *Server) openEvents(db *sqlite.Store) error {
 	}
 	s.audit = log
 	s.access.audit = log
+	s.pullAudit = log.Pulls(audit.PullOptions{Window: s.cfg.Audit.PullWindow})
 	return s.relay.Subscribe("audit", log.HandleEvent)
+}
+
+// auditPulls hands served manifest GETs to the audit pull queue: no
+// database work and no allocation on the request path.
+type auditPulls struct{ q *audit.PullQueue }
+
+// pullAuditDropped counts the pulls the audit log lost.
+func (s *Server) pullAuditDropped() prometheus.Collector {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "berth_audit_pulls_dropped_total",
+		Help: "Pulls not recorded in the audit log: the queue was full or the write failed.",
+	}, func() float64 { return float64(s.pullAudit.Dropped()) })
+}
+
+// ObservePull implements registry.PullObserver.
+func (a auditPulls) ObservePull(r *http.Request, repo, ref string, d digest.Digest, at time.Time) {
+	p := audit.Pull{At: at, UserAgent: r.UserAgent(), Repo: repo, Reference: ref, Digest: d}
+	if ip, ok := netrule.ClientIPFrom(r.Context()); ok {
+		p.ClientIP = ip
+	}
+	if pr := authz.PrincipalFrom(r.Context()); !pr.Anonymous() {
+		p.Actor = pr.Name
+	}
+	a.q.Add(p)
 }
 
 // startEvents runs the relay and the audit pruning until ctx ends or the
@@ -48,6 +76,12 @@ func (s *Server) startEvents(ctx context.Context) (stop func()) {
 	return func() {
 		cancel()
 		wg.Wait()
+		// The registry was closed before: no pull is added any more.
+		closeCtx, cancelClose := context.WithTimeout(context.Background(), s.cfg.Server.ShutdownTimeout)
+		if err := s.pullAudit.Close(closeCtx); err != nil {
+			s.log.Error("writing the last pulls to the audit log", slog.Any("err", err))
+		}
+		cancelClose()
 		if err := s.audit.Close(); err != nil {
 			s.log.Error("closing audit log", slog.Any("err", err))
 		}

@@ -56,6 +56,8 @@ type Server struct {
 	webhooks *webhook.Dispatcher // deliveries to subscribers (webhooks.go)
 	// newImporter builds POST /api/v1/import; nil answers 501.
 	newImporter ImporterFunc
+	// pullAudit records manifest GETs in the audit log in batches (audit.go).
+	pullAudit *audit.PullQueue
 }
 
 // ImporterFunc builds the service of POST /api/v1/import over the
@@ -137,6 +139,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Locks:            s.meta,
 		Limits:           s.storage.limits(),
 		Gate:             s.gate,
+		PullObserver:     auditPulls{s.pullAudit},
 	})
 	if err != nil {
 		return fmt.Errorf("building registry: %w", err)
@@ -156,6 +159,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	}
 	if s.cfg.Metrics.Enabled {
 		s.metrics = newMetrics()
+		s.metrics.reg.MustRegister(s.pullAuditDropped())
 	}
 
 	s.http = &http.Server{

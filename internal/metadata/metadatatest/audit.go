@@ -91,4 +91,25 @@ func RunAudit(t *testing.T, open func(t *testing.T) metadata.AuditLog) {
 			t.Errorf("after pruning: %v, want %v", g, []int64{id(3), id(2)})
 		}
 	})
+	t.Run("Batch", func(t *testing.T) {
+		s := open(t)
+		batch := []metadata.AuditRecord{
+			{At: at(5), Actor: "alice", ClientIP: "127.0.0.1", Action: "manifest.pulled", Repo: "a/app", Reference: "1.0", Result: metadata.AuditOK, Detail: json.RawMessage(`{"count":3}`), EventID: 7},
+			{At: at(6), Actor: "bob", Action: "manifest.pulled", Repo: "a/app", Result: metadata.AuditOK, EventID: 7},
+		}
+		got, err := s.RecordAudits(ctx, batch)
+		if err != nil || len(got) != 2 || got[0] == 0 || got[1] <= got[0] {
+			t.Fatalf("RecordAudits = %v, %v; want two increasing IDs", got, err)
+		}
+		if ids, err := s.RecordAudits(ctx, nil); err != nil || len(ids) != 0 {
+			t.Errorf("RecordAudits(nil) = %v, %v", ids, err)
+		}
+		read, err := s.AuditRecords(ctx, metadata.AuditQuery{Action: "manifest.pulled"})
+		if err != nil || len(read) != 2 {
+			t.Fatalf("AuditRecords = %v, %v; want both records (EventID ignored)", read, err)
+		}
+		if r := read[1]; r.ID != got[0] || r.Actor != "alice" || r.ClientIP != "127.0.0.1" || string(r.Detail) != `{"count":3}` || r.EventID != 0 {
+			t.Errorf("read back %+v", r)
+		}
+	})
 }

@@ -40,6 +40,38 @@ func (s *Store) RecordAudit(ctx context.Context, r metadata.AuditRecord) (int64,
 	return id, nil
 }
 
+// RecordAudits appends rs in one transaction; their EventIDs are ignored.
+func (s *Store) RecordAudits(ctx context.Context, rs []metadata.AuditRecord) ([]int64, error) {
+	if len(rs) == 0 {
+		return nil, nil
+	}
+	now := s.now()
+	ids := make([]int64, len(rs))
+	err := s.write(ctx, func(tx *wtx) error {
+		for i, r := range rs {
+			at := r.At
+			if at.IsZero() {
+				at = now
+			}
+			res, err := tx.ExecContext(ctx, `INSERT INTO audit
+	(at, actor, client_ip, user_agent, action, repo, reference, result, detail, event_id)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
+				nanos(at), r.Actor, r.ClientIP, r.UserAgent, r.Action, r.Repo, r.Reference, r.Result, string(r.Detail))
+			if err != nil {
+				return err
+			}
+			if ids[i], err = res.LastInsertId(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("recording %d audit records: %w", len(rs), err)
+	}
+	return ids, nil
+}
+
 // AuditRecords returns the records matching q, newest first.
 func (s *Store) AuditRecords(ctx context.Context, q metadata.AuditQuery) ([]metadata.AuditRecord, error) {
 	var (
