@@ -14,6 +14,11 @@ import (
 
 var _ metadata.GuardedDeleter = (*Store)(nil)
 
+// tagDigestSQL re-reads a tag in the deleting transaction; it runs once
+// per tag of a retention apply, so it is one of the prepared writes.
+const tagDigestSQL = `SELECT t.digest FROM repositories r JOIN tags t ON t.repo_id = r.id
+WHERE r.name = ? AND t.name = ?`
+
 // DeleteTagsIf removes tags of one repository in one transaction that
 // also re-reads each tag's digest, the locks and the rules: SetLock and a
 // tag push are write transactions too, so they either commit before this
@@ -28,8 +33,7 @@ func (s *Store) DeleteTagsIf(ctx context.Context, repo string, tags []metadata.T
 		}
 		for i, t := range tags {
 			var cur string
-			err := tx.QueryRowContext(ctx, `SELECT t.digest FROM repositories r JOIN tags t ON t.repo_id = r.id
-				WHERE r.name = ? AND t.name = ?`, repo, t.Name).Scan(&cur)
+			err := tx.QueryRowContext(ctx, tagDigestSQL, repo, t.Name).Scan(&cur)
 			switch {
 			case errors.Is(err, sql.ErrNoRows):
 				errs[i] = fmt.Errorf("tag %s:%s: %w", repo, t.Name, metadata.ErrNotFound)

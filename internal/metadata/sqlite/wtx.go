@@ -33,7 +33,7 @@ const (
 var preparedWrites = []string{
 	selectRepoSQL, insertRepoSQL, blobLinkedSQL, manifestExistsSQL, insertManifestSQL,
 	insertBlobRefSQL, insertChildRefSQL, upsertTagSQL, insertEventSQL, linkBlobSQL, recordPullSQL,
-	trashTagLookupSQL, deleteTagByIDSQL, insertTrashSQL,
+	trashTagLookupSQL, deleteTagByIDSQL, insertTrashSQL, tagDigestSQL,
 }
 
 // prepareWrites prepares preparedWrites on the writer; it must run before
