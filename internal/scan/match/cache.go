@@ -2,8 +2,9 @@ package match
 
 import "sync"
 
-// maxCachedVersions bounds the installed-version cache of one Matcher; past
-// it versions are parsed every time, which is only slower.
+// maxCachedVersions bounds the version cache of one Matcher (installed
+// versions and the versions of advisory ranges); past it versions are
+// parsed every time, which is only slower.
 const maxCachedVersions = 1 << 20
 
 type versionKey struct{ ecosystem, version string }

@@ -159,10 +159,10 @@ func (m *matcher) pkg(inv *inventory.Inventory, i int) {
 		m.note("%s: installed version not comparable: %v", p.PURL, err)
 		return
 	}
-	cp := m.compiled(n, cands, parse)
+	cp := m.compiled(n, t.ecosystem, cands, parse)
 	for j := range cp.cands {
 		cc := &cp.cands[j]
-		if !t.acceptsRelease(cc.release) {
+		if !t.acceptsRelease(cc.affected.Release) {
 			continue
 		}
 		if ok, fixed := m.affected(installed, t.version, cp, cc); ok {

@@ -19,7 +19,7 @@ const (
 type pevent struct {
 	kind eventKind
 	raw  string
-	v    version // nil for "introduced: 0"
+	v    version
 }
 
 // compiledPkg is every advisory naming one package, laid out for matching:
@@ -30,35 +30,62 @@ type compiledPkg struct {
 	cands  []ccand
 	ranges []crange
 	events []pevent
+	errs   map[int]error // by range index, for ranges marked bad
 }
 
 type ccand struct {
 	adv      *vulndb.Advisory
 	affected *vulndb.Affected
-	release  string
-	versions []string
 	r0, r1   int32 // ranges[r0:r1]
 }
 
 // crange is an ECOSYSTEM or SEMVER range with its events sorted by version,
-// "introduced: 0" first, as the OSV evaluation asks; err is set when one of
-// its versions does not parse, and the range is then skipped.
+// as the OSV evaluation asks. "introduced: 0", which opens the range below
+// every version, is the flag open rather than an event: nearly every range
+// starts with it. A range with a version that does not parse is skipped;
+// its error is in the compiledPkg's errs.
 type crange struct {
 	e0, e1 int32 // events[e0:e1]
-	err    error
+	open   bool
+	bad    bool // errs holds why
 }
 
-func compile(cands []vulndb.Candidate, parse parseFunc) *compiledPkg {
-	cp := &compiledPkg{cands: make([]ccand, len(cands))}
+// compile lays out the candidates of one package. Its slices are sized
+// exactly, and its parsed versions come from the Matcher's version cache:
+// advisories of one package repeat the same fixed versions (one upload
+// fixes many CVEs), so a re-match holds each parse once.
+func (m *matcher) compile(eco string, cands []vulndb.Candidate, parse parseFunc) *compiledPkg {
+	nr, ne := 0, 0
+	for _, c := range cands {
+		for _, r := range c.Affected.Ranges {
+			if r.Type == vulndb.RangeEcosystem || r.Type == vulndb.RangeSemver {
+				nr++
+				for _, e := range r.Events {
+					if e.Introduced != "0" {
+						ne++
+					}
+				}
+			}
+		}
+	}
+	cp := &compiledPkg{cands: make([]ccand, len(cands)), ranges: make([]crange, 0, nr), events: make([]pevent, 0, ne)}
+	cached := func(s string) (version, error) { return m.installed(eco, s, parse) }
 	for i, c := range cands {
 		af := c.Affected
-		cc := ccand{adv: c.Advisory, affected: af, release: af.Release, versions: af.Versions, r0: int32(len(cp.ranges))}
+		cc := ccand{adv: c.Advisory, affected: af, r0: int32(len(cp.ranges))}
 		for _, r := range af.Ranges {
 			// GIT ranges name commits, which an inventory does not have.
 			if r.Type != vulndb.RangeEcosystem && r.Type != vulndb.RangeSemver {
 				continue
 			}
-			cp.ranges = append(cp.ranges, cp.compileRange(r, parse))
+			cr, err := cp.compileRange(r, cached)
+			if err != nil {
+				if cp.errs == nil {
+					cp.errs = make(map[int]error)
+				}
+				cp.errs[len(cp.ranges)] = err
+			}
+			cp.ranges = append(cp.ranges, cr)
 		}
 		cc.r1 = int32(len(cp.ranges))
 		cp.cands[i] = cc
@@ -66,8 +93,9 @@ func compile(cands []vulndb.Candidate, parse parseFunc) *compiledPkg {
 	return cp
 }
 
-func (cp *compiledPkg) compileRange(r vulndb.Range, parse parseFunc) crange {
+func (cp *compiledPkg) compileRange(r vulndb.Range, parse parseFunc) (crange, error) {
 	start := len(cp.events)
+	open := false
 	for _, e := range r.Events {
 		var pe pevent
 		switch {
@@ -82,36 +110,32 @@ func (cp *compiledPkg) compileRange(r vulndb.Range, parse parseFunc) crange {
 		default:
 			continue
 		}
-		if !(pe.kind == introduced && pe.raw == "0") {
-			v, err := parseBounded(parse, pe.raw)
-			if err != nil {
-				cp.events = cp.events[:start]
-				return crange{e0: int32(start), e1: int32(start), err: err}
-			}
-			pe.v = v
+		if pe.kind == introduced && pe.raw == "0" {
+			open = true
+			continue
 		}
+		v, err := parse(pe.raw)
+		if err != nil {
+			cp.events = cp.events[:start]
+			return crange{e0: int32(start), e1: int32(start), bad: true}, err
+		}
+		pe.v = v
 		cp.events = append(cp.events, pe)
 	}
 	evs := cp.events[start:]
-	sort.SliceStable(evs, func(i, j int) bool {
-		a, b := evs[i].v, evs[j].v
-		if a == nil || b == nil {
-			return a == nil && b != nil
-		}
-		return a.cmp(b) < 0
-	})
-	return crange{e0: int32(start), e1: int32(len(cp.events))}
+	sort.SliceStable(evs, func(i, j int) bool { return evs[i].v.cmp(evs[j].v) < 0 })
+	return crange{e0: int32(start), e1: int32(len(cp.events)), open: open}, nil
 }
 
 // compiled returns the compiled form of package n of the snapshot, building
 // it on first use. Two goroutines may both build it the first time; the
 // results are equal and one is kept.
-func (m *matcher) compiled(n int, cands []vulndb.Candidate, parse parseFunc) *compiledPkg {
+func (m *matcher) compiled(n int, eco string, cands []vulndb.Candidate, parse parseFunc) *compiledPkg {
 	slot := &m.pkgs[n]
 	if cp := slot.Load(); cp != nil {
 		return cp
 	}
-	slot.CompareAndSwap(nil, compile(cands, parse))
+	slot.CompareAndSwap(nil, m.compile(eco, cands, parse))
 	return slot.Load()
 }
 
@@ -122,24 +146,25 @@ func (m *matcher) compiled(n int, cands []vulndb.Candidate, parse parseFunc) *co
 // fixed versions above the installed one in the ranges that matched, lowest
 // first within a range.
 func (m *matcher) affected(installed version, raw string, cp *compiledPkg, cc *ccand) (hit bool, fixedVersions []string) {
-	for _, s := range cc.versions {
+	for _, s := range cc.affected.Versions {
 		// Go inventories write "v1.2.3", OSV Go entries "1.2.3".
 		if s == raw || cc.affected.Ecosystem == "Go" && strings.TrimPrefix(raw, "v") == s {
 			hit = true
 			break
 		}
 	}
-	for _, r := range cp.ranges[cc.r0:cc.r1] {
-		if r.err != nil {
-			m.note("%s (%s %s): range skipped: %v", cc.adv.ID, cc.affected.Ecosystem, cc.affected.Name, r.err)
+	for ri := cc.r0; ri < cc.r1; ri++ {
+		r := &cp.ranges[ri]
+		if r.bad {
+			m.note("%s (%s %s): range skipped: %v", cc.adv.ID, cc.affected.Ecosystem, cc.affected.Name, cp.errs[int(ri)])
 			continue
 		}
 		evs := cp.events[r.e0:r.e1]
-		in := false
+		in := r.open
 		for _, e := range evs {
 			switch e.kind {
 			case introduced:
-				if e.v == nil || installed.cmp(e.v) >= 0 {
+				if installed.cmp(e.v) >= 0 {
 					in = true
 				}
 			case fixed, limit:

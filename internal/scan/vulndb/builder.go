@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sort"
+	"strconv"
+	"strings"
 )
 
 // Limits bounds an import. A zero field takes its default.
@@ -139,9 +141,11 @@ func (b *Builder) Build() *DB {
 		problems:   append([]string(nil), b.problems...),
 	}
 	hash := sha256.New()
+	in := interner{strs: make(map[string]string), ranges: make(map[string][]Range)}
 	for _, id := range ids {
 		h := b.entries[id]
 		a := h.adv
+		in.advisory(a)
 		hash.Write(h.hash[:])
 		if a.Modified.After(db.newest) {
 			db.newest = a.Modified
@@ -176,6 +180,76 @@ func (b *Builder) Build() *DB {
 	db.version = fmt.Sprintf("%s-%s", db.newest.UTC().Format("20060102T150405Z"),
 		hex.EncodeToString(hash.Sum(nil))[:16])
 	return db
+}
+
+// interner replaces what advisories repeat by one shared copy: strings
+// (ecosystems, releases, package names, range types and versions, CVSS
+// vectors) and whole range lists (the advisories one upload fixes share
+// "introduced 0, fixed X"). A snapshot of 100,000 advisories otherwise
+// holds each of them once per advisory, and a re-match holds the snapshot.
+// A snapshot is never modified, so sharing is safe.
+type interner struct {
+	strs   map[string]string
+	ranges map[string][]Range
+	key    strings.Builder
+}
+
+func (in *interner) str(s *string) {
+	if *s == "" {
+		return
+	}
+	if v, ok := in.strs[*s]; ok {
+		*s = v
+		return
+	}
+	in.strs[*s] = *s
+}
+
+// keyPart adds s to the key of a range list, length first, so that no two
+// lists share a key.
+func (in *interner) keyPart(s string) {
+	in.key.WriteString(strconv.Itoa(len(s)))
+	in.key.WriteByte(':')
+	in.key.WriteString(s)
+}
+
+func (in *interner) advisory(a *Advisory) {
+	in.str(&a.CVSSVector)
+	in.str(&a.SeverityFrom)
+	for i := range a.Affected {
+		af := &a.Affected[i]
+		in.str(&af.Ecosystem)
+		in.str(&af.Release)
+		in.str(&af.Name)
+		in.str(&af.PURL)
+		for j := range af.Versions {
+			in.str(&af.Versions[j])
+		}
+		if len(af.Ranges) == 0 {
+			continue
+		}
+		in.key.Reset()
+		for j := range af.Ranges {
+			r := &af.Ranges[j]
+			t := string(r.Type)
+			in.str(&t)
+			r.Type = RangeType(t)
+			in.keyPart(t)
+			in.keyPart(strconv.Itoa(len(r.Events)))
+			for k := range r.Events {
+				e := &r.Events[k]
+				for _, f := range []*string{&e.Introduced, &e.Fixed, &e.LastAffected, &e.Limit} {
+					in.str(f)
+					in.keyPart(*f)
+				}
+			}
+		}
+		if shared, ok := in.ranges[in.key.String()]; ok {
+			af.Ranges = shared
+		} else {
+			in.ranges[in.key.String()] = af.Ranges
+		}
+	}
 }
 
 // borrowSeverity rates an unrated advisory from a rated alias present in the

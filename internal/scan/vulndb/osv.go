@@ -139,8 +139,14 @@ func (e *osvEntry) advisory() *Advisory {
 			PURL:      af.Package.PURL,
 			Versions:  af.Versions,
 		}
+		if len(af.Ranges) > 0 {
+			x.Ranges = make([]Range, 0, len(af.Ranges))
+		}
 		for _, r := range af.Ranges {
 			rg := Range{Type: RangeType(strings.ToUpper(r.Type))}
+			if len(r.Events) > 0 {
+				rg.Events = make([]Event, 0, len(r.Events))
+			}
 			for _, ev := range r.Events {
 				rg.Events = append(rg.Events, Event(ev))
 			}
