@@ -184,8 +184,10 @@ func FromEvent(e metadata.Event) metadata.AuditRecord {
 		// A refused pull is a refusal however it reached the log; its
 		// detail is the gate's reasoning, findings included.
 		r.Result, r.Detail = metadata.AuditDenied, e.Detail
-	case metadata.EventGateExcepted:
+	case metadata.EventGateExcepted, metadata.EventQuotaWarning:
 		r.Detail = e.Detail
+	case metadata.EventQuotaExceeded:
+		r.Result, r.Detail = metadata.AuditDenied, e.Detail
 	}
 	return r
 }

@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"os"
@@ -40,17 +41,23 @@ func TestFromEvent(t *testing.T) {
 		e          metadata.Event
 		ref        string
 		wantDetail string
+		result     string // "" for ok
 	}{
 		{"tagged push", metadata.Event{ID: 4, Type: metadata.EventManifestPushed, Repo: "a/b", Tag: "1.0", Digest: d, MediaType: "m/t", Size: 9, Actor: "alice", ClientIP: "10.1.1.1", At: at},
-			"1.0", `{"digest":"` + d.String() + `","mediaType":"m/t","size":9}`},
-		{"manifest delete", metadata.Event{ID: 5, Type: metadata.EventManifestDeleted, Repo: "a/b", Digest: d, At: at}, d.String(), ""},
-		{"gc run", metadata.Event{ID: 6, Type: metadata.EventGCCompleted, At: at}, "", ""},
+			"1.0", `{"digest":"` + d.String() + `","mediaType":"m/t","size":9}`, ""},
+		{"manifest delete", metadata.Event{ID: 5, Type: metadata.EventManifestDeleted, Repo: "a/b", Digest: d, At: at}, d.String(), "", ""},
+		{"gc run", metadata.Event{ID: 6, Type: metadata.EventGCCompleted, At: at}, "", "", ""},
+		{"quota warning", metadata.Event{ID: 7, Type: metadata.EventQuotaWarning, Repo: "a/b", At: at, Detail: []byte(`{"scope":"global"}`)},
+			"", `{"scope":"global"}`, ""},
+		{"quota exceeded", metadata.Event{ID: 8, Type: metadata.EventQuotaExceeded, Repo: "a/b", At: at, Detail: []byte(`{"scope":"disk"}`)},
+			"", `{"scope":"disk"}`, metadata.AuditDenied},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := audit.FromEvent(c.e)
+			want := cmp.Or(c.result, metadata.AuditOK)
 			if r.Action != c.e.Type || r.Repo != c.e.Repo || r.Reference != c.ref || r.Actor != c.e.Actor ||
-				r.ClientIP != c.e.ClientIP || r.EventID != c.e.ID || !r.At.Equal(at) || r.Result != metadata.AuditOK {
+				r.ClientIP != c.e.ClientIP || r.EventID != c.e.ID || !r.At.Equal(at) || r.Result != want {
 				t.Errorf("FromEvent = %+v", r)
 			}
 			if string(r.Detail) != c.wantDetail {

@@ -54,6 +54,7 @@ func auditKeys() []Key {
 		days("audit.retention", "how long audit records are kept, e.g. 90d or 720h; 0 forever", func(c *Config) *Days { return &c.Audit.Retention }),
 		str("audit.file", "also append every audit record to this file as a JSON line", func(c *Config) *string { return &c.Audit.File }),
 		str("audit.syslog", "also send every audit record to syslog: unixgram:///dev/log, udp://host:514 or tcp://host:514", func(c *Config) *string { return &c.Audit.Syslog }),
+		duration("audit.pull_window", "identical pulls (actor, address, repository, digest) within this window are one audit record with a count", func(c *Config) *time.Duration { return &c.Audit.PullWindow }),
 	}
 }
 

@@ -131,6 +131,7 @@ func Default() Config {
 
 		Lifecycle: Lifecycle{TrashDays: 7},
 		GC:        GC{GracePeriod: time.Hour},
+		Quota:     Quota{WarnPercent: 90},
 		Scan:      Scan{Workers: 1, OnPush: true},
 		Audit:     Audit{Retention: Days(90 * day), PullWindow: time.Minute},
 		Webhooks:  defaultWebhooks(),

@@ -90,8 +90,8 @@ func TestEveryKeyFromEveryLayer(t *testing.T) {
 		"network.trusted_proxies": "127.0.0.3",
 		"lifecycle.trash_days":    "3",
 		"storage.min_free_bytes":  "5GiB", "gc.grace_period": "30m0s", "gc.interval": "0s", "gc.schedule": "0 4 * * *",
-		"quota.global": "100GiB", "quota.repositories": "team-a/*=10GiB,*=1GiB",
-		"audit.retention": "30d", "audit.file": "/var/log/berth-audit.jsonl", "audit.syslog": "udp://127.0.0.1:514",
+		"quota.global": "100GiB", "quota.repositories": "team-a/*=10GiB,*=1GiB", "quota.warn_percent": "80",
+		"audit.retention": "30d", "audit.file": "/var/log/berth-audit.jsonl", "audit.syslog": "udp://127.0.0.1:514", "audit.pull_window": "2m0s",
 		"retention.check_interval": "30s",
 		"rate_limit.enabled":       "true", "rate_limit.burst": "5s", "rate_limit.max_keys": "1000",
 		"rate_limit.identity.reads_per_minute": "100", "rate_limit.identity.writes_per_minute": "50", "rate_limit.identity.deletes_per_minute": "0",
@@ -263,6 +263,7 @@ metrics: {enabled: false}
 
 		Lifecycle: Default().Lifecycle,
 		GC:        Default().GC,
+		Quota:     Default().Quota,
 		Audit:     Default().Audit,
 		Webhooks:  Default().Webhooks,
 		Retention: Default().Retention,

@@ -37,6 +37,9 @@ type Quota struct {
 	Global Size `yaml:"global"`
 	// Repositories lists "pattern=size" rules; the first match applies.
 	Repositories List `yaml:"repositories"`
+	// WarnPercent announces a quota.warning event when a quota's usage
+	// crosses this share of it; 0 never.
+	WarnPercent int `yaml:"warn_percent"`
 }
 
 // QuotaRule is one parsed entry of quota.repositories.
@@ -74,6 +77,7 @@ func gcKeys() []Key {
 		str("gc.schedule", "run garbage collection in the server at the times of a cron expression in UTC, e.g. '0 4 * * *'; instead of gc.interval", func(c *Config) *string { return &c.GC.Schedule }),
 		size("quota.global", "largest total of distinct blob bytes the registry stores; 0 none", func(c *Config) *Size { return &c.Quota.Global }),
 		list("quota.repositories", "per-repository byte limits, first match wins, e.g. team-a/*=10GiB,*=1GiB", func(c *Config) *List { return &c.Quota.Repositories }),
+		integer("quota.warn_percent", "emit a quota.warning event when a repository's or the global usage crosses this percentage of its quota; 0 off", func(c *Config) *int { return &c.Quota.WarnPercent }),
 	}
 }
 
@@ -92,6 +96,9 @@ func (c Config) validateGC() []error {
 		} else if _, err := schedule.Parse(c.GC.Schedule); err != nil {
 			errs = append(errs, &FieldError{Key: "gc.schedule", Err: err})
 		}
+	}
+	if c.Quota.WarnPercent < 0 || c.Quota.WarnPercent > 100 {
+		errs = append(errs, &FieldError{Key: "quota.warn_percent", Err: errors.New("must be between 0 (off) and 100")})
 	}
 	if _, err := c.Quota.Rules(); err != nil {
 		errs = append(errs, &FieldError{Key: "quota.repositories", Err: err})

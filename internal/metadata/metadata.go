@@ -232,6 +232,20 @@ const (
 	EventBlobDeleted     = "blob.deleted"
 )
 
+// Quota events: a quota's usage crossed its warning share, or a push was
+// refused for a quota or the free-disk watermark. They announce no stored
+// change and are written with EventRecorder.
+const (
+	EventQuotaWarning  = "quota.warning"
+	EventQuotaExceeded = "quota.exceeded"
+)
+
+// EventRecorder writes an event that is not part of a change (a quota
+// warning) to the outbox on its own.
+type EventRecorder interface {
+	RecordEvent(ctx context.Context, e Event) error
+}
+
 // Outbox hands events to relays (audit, webhooks, scanner).
 type Outbox interface {
 	// PendingEvents returns up to n events with ID > after, oldest first.

@@ -39,6 +39,13 @@ type Options struct {
 	// MinFree is the free-disk watermark, in bytes, of Dir's filesystem.
 	MinFree int64
 	Dir     string
+	// WarnPercent announces (Notify) once when a quota's usage crosses
+	// this share of it, again only after it fell below; 0 never.
+	WarnPercent int
+	// Notify, if set, hears of warnings and of refused pushes (notify.go).
+	// It is called on the request path, rarely: once per crossing, and
+	// once a minute at most per refused scope and repository.
+	Notify func(ctx context.Context, n Notice)
 }
 
 // ExceededError refuses a push over a quota.
@@ -88,6 +95,8 @@ type Limiter struct {
 	resMu    sync.Mutex
 	reserved map[string]int64 // per repository, bytes of uploads in flight
 	resAll   int64
+
+	note notifier
 }
 
 // globalTTL bounds how stale the global total may be: it sums every link
@@ -102,7 +111,8 @@ func New(usage Usage, opts Options) (*Limiter, error) {
 			return nil, fmt.Errorf("quota: pattern %q: %w", r.Pattern, err)
 		}
 	}
-	return &Limiter{usage: usage, opts: opts, free: freeBytes, now: time.Now, reserved: make(map[string]int64)}, nil
+	return &Limiter{usage: usage, opts: opts, free: freeBytes, now: time.Now, reserved: make(map[string]int64),
+		note: notifier{warned: map[string]bool{}, exceeded: map[[2]string]time.Time{}}}, nil
 }
 
 // Limit returns the quota of repo, or 0 if none applies.
@@ -118,7 +128,9 @@ func (l *Limiter) Limit(repo string) int64 {
 // AdmitBlob refuses n more bytes for repo with *LowDiskError or
 // *ExceededError. n = 0 checks only that nothing is exceeded already.
 func (l *Limiter) AdmitBlob(ctx context.Context, repo string, n int64) error {
-	return l.admit(ctx, repo, n, 0, 0)
+	err := l.admit(ctx, repo, n, 0, 0)
+	l.refused(ctx, repo, err)
+	return err
 }
 
 // Reserve admits n bytes for repo like AdmitBlob, counting the bytes of
@@ -129,12 +141,14 @@ func (l *Limiter) AdmitBlob(ctx context.Context, repo string, n int64) error {
 func (l *Limiter) Reserve(ctx context.Context, repo string, n int64) (release func(), err error) {
 	n = max(n, 0)
 	l.resMu.Lock()
-	defer l.resMu.Unlock()
 	if err := l.admit(ctx, repo, n, l.reserved[repo], l.resAll); err != nil {
+		l.resMu.Unlock()
+		l.refused(ctx, repo, err) // outside the lock: it may write an event
 		return nil, err
 	}
 	l.reserved[repo] += n
 	l.resAll += n
+	l.resMu.Unlock()
 	return sync.OnceFunc(func() {
 		l.resMu.Lock()
 		defer l.resMu.Unlock()
@@ -163,7 +177,9 @@ func (l *Limiter) admit(ctx context.Context, repo string, n, repoRes, allRes int
 // AdmitManifest refuses a manifest for a repository already over a quota,
 // which streamed uploads and mounts can reach.
 func (l *Limiter) AdmitManifest(ctx context.Context, repo string) error {
-	return l.admitBytes(ctx, repo, 0, 0, 0)
+	err := l.admitBytes(ctx, repo, 0, 0, 0)
+	l.refused(ctx, repo, err)
+	return err
 }
 
 func (l *Limiter) admitBytes(ctx context.Context, repo string, n, repoRes, allRes int64) error {
@@ -173,6 +189,7 @@ func (l *Limiter) admitBytes(ctx context.Context, repo string, n, repoRes, allRe
 		if err != nil {
 			return err
 		}
+		l.watch(ctx, repo, repo, used, limit)
 		if used+repoRes+n > limit {
 			return &ExceededError{Repo: repo, Used: used, InFlight: repoRes, Limit: limit}
 		}
@@ -182,6 +199,7 @@ func (l *Limiter) admitBytes(ctx context.Context, repo string, n, repoRes, allRe
 		if err != nil {
 			return err
 		}
+		l.watch(ctx, "", repo, used, l.opts.Global)
 		if used+allRes+n > l.opts.Global {
 			return &ExceededError{Used: used, InFlight: allRes, Limit: l.opts.Global}
 		}

@@ -34,6 +34,19 @@ func insertEvent(ctx context.Context, tx *wtx, e metadata.Event) error {
 	return nil
 }
 
+var _ metadata.EventRecorder = (*Store)(nil)
+
+// RecordEvent writes e to the outbox in a transaction of its own.
+func (s *Store) RecordEvent(ctx context.Context, e metadata.Event) error {
+	if e.At.IsZero() {
+		e.At = s.now()
+	}
+	if err := s.write(ctx, func(tx *wtx) error { return insertEvent(ctx, tx, e) }); err != nil {
+		return fmt.Errorf("recording %s: %w", e.Type, err)
+	}
+	return nil
+}
+
 // PendingEvents returns up to n events with ID > after, oldest first
 // (n <= 0 means a default page; at most 10,000).
 func (s *Store) PendingEvents(ctx context.Context, after int64, n int) ([]metadata.Event, error) {
