@@ -94,8 +94,9 @@ func (s *Scanner) rematch(ctx context.Context, progress func(RematchResult)) (Re
 		return out, errNoDB
 	}
 	last := ""
+	var m rematcher
 	for {
-		recs, err := s.store.ListScans(ctx, metadata.Page{Last: last, N: 100})
+		recs, err := s.store.ListScans(ctx, metadata.Page{Last: last, N: rematchPage})
 		if err != nil {
 			return out, err
 		}
@@ -106,7 +107,9 @@ func (s *Scanner) rematch(ctx context.Context, progress func(RematchResult)) (Re
 				(rec.Status != metadata.ScanComplete && rec.Status != metadata.ScanPartial) {
 				continue
 			}
-			gained, err := s.rematchOne(ctx, rec)
+			gained, err := s.rematchOne(ctx, rec, &m)
+			// The page's stored JSON is done with: free it before the next.
+			rec.Inventory, rec.Findings = nil, nil
 			if err != nil {
 				return out, err
 			}
@@ -116,15 +119,34 @@ func (s *Scanner) rematch(ctx context.Context, progress func(RematchResult)) (Re
 			}
 			progress(out)
 		}
-		if len(recs) < 100 {
+		if len(recs) < rematchPage {
 			return out, nil
 		}
 	}
 }
 
+// rematchPage is how many stored scans a rematch reads at a time: each
+// holds its inventory and findings as JSON (tens of KiB to a MiB), so a
+// page is kept small; the rematch's memory is the snapshot and its Matcher.
+const rematchPage = 25
+
+// rematcher is the Matcher of one rematch, for the snapshot it was made
+// for: compiled advisories and parsed versions serve every image, not one.
+type rematcher struct {
+	db *vulndb.DB
+	m  *match.Matcher
+}
+
+func (r *rematcher) matcher(db *vulndb.DB) *match.Matcher {
+	if r.db != db {
+		r.db, r.m = db, match.New(db)
+	}
+	return r.m
+}
+
 // rematchOne matches rec's stored inventory against the current database
 // and saves it; it reports whether the image gained a CRITICAL or HIGH id.
-func (s *Scanner) rematchOne(ctx context.Context, rec *metadata.ScanRecord) (bool, error) {
+func (s *Scanner) rematchOne(ctx context.Context, rec *metadata.ScanRecord, m *rematcher) (bool, error) {
 	var inv inventory.Inventory
 	if err := json.Unmarshal(rec.Inventory, &inv); err != nil {
 		return false, fmt.Errorf("decoding inventory of %s: %w", rec.Digest, err)
@@ -141,7 +163,7 @@ func (s *Scanner) rematchOne(ctx context.Context, rec *metadata.ScanRecord) (boo
 	if db == nil {
 		return false, errNoDB
 	}
-	res := match.New(db).Run(&inv)
+	res := m.matcher(db).Run(&inv)
 	if err := setFindings(rec, res.Findings); err != nil {
 		return false, err
 	}

@@ -205,7 +205,7 @@ func (s *Scanner) Enqueue(ctx context.Context, repo string, d digest.Digest, for
 		switch prev.Status {
 		case metadata.ScanComplete, metadata.ScanPartial:
 			if prev.DBVersion != db.Version() && len(prev.Inventory) > 0 {
-				_, err := s.rematchOne(ctx, prev)
+				_, err := s.rematchOne(ctx, prev, &rematcher{})
 				return err
 			}
 			return nil
