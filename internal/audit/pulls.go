@@ -32,8 +32,9 @@ type Pull struct {
 
 // PullOptions tunes a PullQueue; zero fields take the defaults.
 type PullOptions struct {
-	// QueueSize bounds the pulls waiting for the writer (default 4096);
-	// past it pulls are dropped and counted.
+	// QueueSize bounds the records held in memory (default 10,000): when
+	// it is reached they are written at once, and until they are, further
+	// pulls are dropped and counted.
 	QueueSize int
 	// FlushEvery is how often closed windows are written (default 1s).
 	FlushEvery time.Duration
@@ -42,23 +43,25 @@ type PullOptions struct {
 	// Window coalesces identical pulls (same actor, address, repository
 	// and digest) into one record with a count (default 1m).
 	Window time.Duration
-	// MaxOpen bounds the windows held open; past it all are written at
-	// once (default 10,000).
-	MaxOpen int
 }
 
 // dropWarnEvery is how often, at most, dropped pulls are logged.
 const dropWarnEvery = time.Minute
 
-// PullQueue records pulls in the audit log off the request path: Add is a
-// non-blocking channel send; one goroutine coalesces and writes batches.
-// Unlike pushes, which the outbox makes durable, pull records are best
-// effort: under overload (a full queue) or a failed write they are lost,
-// and counted in Dropped.
+// PullQueue records pulls in the audit log off the request path. Add
+// counts a pull into its window in memory, under a mutex held for one map
+// update: no channel send, so no goroutine is woken per pull. One
+// goroutine writes the windows that closed, in batches. Unlike pushes,
+// which the outbox makes durable, pull records are best effort: under
+// overload (a full queue) or a failed write they are lost, and counted in
+// Dropped.
 type PullQueue struct {
 	l    *Log
 	opts PullOptions
-	ch   chan Pull
+
+	mu   sync.Mutex
+	open map[pullKey]pullWindow
+	full chan struct{} // wakes the writer when open reached QueueSize
 
 	dropped atomic.Uint64
 
@@ -90,7 +93,7 @@ type pullDetail struct {
 // Pulls starts a queue writing pull records to l; Close stops it.
 func (l *Log) Pulls(opts PullOptions) *PullQueue {
 	if opts.QueueSize <= 0 {
-		opts.QueueSize = 4096
+		opts.QueueSize = 10_000
 	}
 	if opts.FlushEvery <= 0 {
 		opts.FlushEvery = time.Second
@@ -101,32 +104,46 @@ func (l *Log) Pulls(opts PullOptions) *PullQueue {
 	if opts.Window <= 0 {
 		opts.Window = time.Minute
 	}
-	if opts.MaxOpen <= 0 {
-		opts.MaxOpen = 10_000
-	}
-	q := &PullQueue{l: l, opts: opts, ch: make(chan Pull, opts.QueueSize),
-		stop: make(chan struct{}), done: make(chan struct{})}
+	q := &PullQueue{l: l, opts: opts, open: make(map[pullKey]pullWindow),
+		full: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go q.loop()
 	return q
 }
 
-// Add queues p, or drops and counts it when the queue is full. It never
-// blocks. It reports whether p was queued.
+// Add counts p, or drops and counts it when the queue is full. It never
+// waits for the database. It reports whether p was kept.
 func (q *PullQueue) Add(p Pull) bool {
-	select {
-	case q.ch <- p:
+	k := pullKey{p.Actor, p.ClientIP, p.Repo, p.Digest}
+	q.mu.Lock()
+	if w, ok := q.open[k]; ok {
+		w.last, w.count = p, w.count+1
+		q.open[k] = w
+		q.mu.Unlock()
 		return true
-	default:
-		q.dropped.Add(1)
-		return false
 	}
+	kept := len(q.open) < q.opts.QueueSize
+	if kept {
+		q.open[k] = pullWindow{first: p, last: p, count: 1}
+	}
+	full := len(q.open) >= q.opts.QueueSize
+	q.mu.Unlock()
+	if full {
+		select {
+		case q.full <- struct{}{}:
+		default:
+		}
+	}
+	if !kept {
+		q.dropped.Add(1)
+	}
+	return kept
 }
 
 // Dropped is how many pulls were not recorded since the queue started.
 func (q *PullQueue) Dropped() uint64 { return q.dropped.Load() }
 
-// Close stops the writer after it wrote every pull queued before, open
-// windows included. Pulls added after Close are dropped.
+// Close stops the writer after it wrote every pull added before, open
+// windows included.
 func (q *PullQueue) Close(ctx context.Context) error {
 	q.closeOnce.Do(func() { close(q.stop) })
 	select {
@@ -139,65 +156,54 @@ func (q *PullQueue) Close(ctx context.Context) error {
 
 func (q *PullQueue) loop() {
 	defer close(q.done)
-	open := map[pullKey]*pullWindow{}
 	t := time.NewTicker(q.opts.FlushEvery)
 	defer t.Stop()
 	var (
 		warned   time.Time
 		reported uint64
 	)
-	add := func(p Pull) {
-		k := pullKey{p.Actor, p.ClientIP, p.Repo, p.Digest}
-		if w, ok := open[k]; ok {
-			w.last, w.count = p, w.count+1
-			return
-		}
-		open[k] = &pullWindow{first: p, last: p, count: 1}
-		if len(open) >= q.opts.MaxOpen {
-			q.write(open, time.Time{})
-		}
-	}
 	for {
 		select {
-		case p := <-q.ch:
-			add(p)
+		case <-q.full:
+			q.write(time.Time{})
 		case now := <-t.C:
-			q.write(open, now.Add(-q.opts.Window))
+			q.write(now.Add(-q.opts.Window))
 			if d := q.dropped.Load(); d > reported && now.Sub(warned) >= dropWarnEvery {
 				q.l.log.Warn("audit queue full: pulls not recorded", slog.Uint64("dropped", d-reported), slog.Uint64("total", d))
 				warned, reported = now, d
 			}
 		case <-q.stop:
-			for len(q.ch) > 0 {
-				add(<-q.ch)
-			}
-			q.write(open, time.Time{})
+			q.write(time.Time{})
 			return
 		}
 	}
 }
 
 // write records and removes the windows opened before closedBefore (all
-// of them if it is zero), BatchSize records per transaction.
-func (q *PullQueue) write(open map[pullKey]*pullWindow, closedBefore time.Time) {
-	var batch []metadata.AuditRecord
-	for k, w := range open {
-		if !closedBefore.IsZero() && w.first.At.After(closedBefore) {
-			continue
-		}
-		delete(open, k)
-		batch = append(batch, w.record())
-		if len(batch) == q.opts.BatchSize {
-			q.insert(batch)
-			batch = batch[:0]
+// of them if it is zero), BatchSize records per transaction. The lock is
+// held only to take the windows out.
+func (q *PullQueue) write(closedBefore time.Time) {
+	var closed []pullWindow
+	q.mu.Lock()
+	for k, w := range q.open {
+		if closedBefore.IsZero() || !w.first.At.After(closedBefore) {
+			closed = append(closed, w)
+			delete(q.open, k)
 		}
 	}
-	if len(batch) > 0 {
+	q.mu.Unlock()
+	for len(closed) > 0 {
+		n := min(len(closed), q.opts.BatchSize)
+		batch := make([]metadata.AuditRecord, n)
+		for i := range batch {
+			batch[i] = closed[i].record()
+		}
 		q.insert(batch)
+		closed = closed[n:]
 	}
 }
 
-func (w *pullWindow) record() metadata.AuditRecord {
+func (w pullWindow) record() metadata.AuditRecord {
 	r := metadata.AuditRecord{At: w.first.At.UTC(), Actor: w.first.Actor, UserAgent: w.last.UserAgent,
 		Action: ActionPulled, Repo: w.first.Repo, Reference: w.first.Reference, Result: metadata.AuditOK}
 	if w.first.ClientIP.IsValid() {

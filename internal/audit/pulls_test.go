@@ -91,29 +91,30 @@ func TestPullQueueDropsWhenFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// MaxOpen 1: the first pull is written at once, and the writer blocks.
-	q := l.Pulls(audit.PullOptions{QueueSize: 2, MaxOpen: 1, FlushEvery: time.Hour})
+	// A full queue (2) wakes the writer, which blocks writing both.
+	q := l.Pulls(audit.PullOptions{QueueSize: 2, FlushEvery: time.Hour})
 	pull := func(i int) bool {
 		return q.Add(audit.Pull{At: time.Now(), Repo: "app", Digest: digest.FromString(string(rune('a' + i)))})
 	}
 	pull(0)
+	pull(1)
 	<-bs.entered
-	queued := 0
-	for i := 1; i <= 10; i++ {
+	kept := 0
+	for i := 2; i <= 10; i++ {
 		if pull(i) {
-			queued++
+			kept++
 		}
 	}
-	if queued != 2 || q.Dropped() != 8 {
-		t.Errorf("queued %d, dropped %d of 10 behind a blocked writer; want 2 and 8", queued, q.Dropped())
+	if kept != 2 || q.Dropped() != 7 {
+		t.Errorf("kept %d, dropped %d of 9 behind a blocked writer; want 2 and 7", kept, q.Dropped())
 	}
 	close(bs.release)
 	if err := q.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	recs, _ := s.AuditRecords(context.Background(), metadata.AuditQuery{Action: audit.ActionPulled})
-	if len(recs) != 3 {
-		t.Errorf("%d records, want 3 (the first and the 2 queued)", len(recs))
+	if len(recs) != 4 {
+		t.Errorf("%d records, want 4 (the first 2 and the 2 kept)", len(recs))
 	}
 }
 
@@ -138,7 +139,7 @@ func TestPullQueueWritesClosedWindows(t *testing.T) {
 
 func TestPullAddAllocates(t *testing.T) {
 	l, _ := open(t, "")
-	q := l.Pulls(audit.PullOptions{QueueSize: 1 << 16, FlushEvery: time.Hour})
+	q := l.Pulls(audit.PullOptions{FlushEvery: time.Hour})
 	t.Cleanup(func() { q.Close(context.Background()) })
 	p := audit.Pull{At: time.Now(), Actor: "a", ClientIP: netip.MustParseAddr("127.0.0.1"), Repo: "app", Digest: digest.FromString("x")}
 	if n := testing.AllocsPerRun(1000, func() { q.Add(p) }); n != 0 {
