@@ -158,7 +158,7 @@ func BenchmarkRematch(b *testing.B) {
 			b.ReportMetric(float64(peak)/(1<<20), "MiB-heap-sys")
 			// Peak live heap while matching, less the inventories fixture:
 			// the snapshot plus the matcher's working memory, what a
-			// server's rematch holds (its pages of 100 inventories aside).
+			// server's rematch holds (its pages of 25 stored scans aside).
 			peakHeap, rss := w.Stop()
 			b.ReportMetric(peakHeap-base-invMiB, "MiB-peak-heap")
 			b.ReportMetric(invMiB, "MiB-fixture")
@@ -170,9 +170,9 @@ func BenchmarkRematch(b *testing.B) {
 
 // BenchmarkRematchPaged is the rematch as a server runs it, for its
 // memory: the 100,000-advisory snapshot and one Matcher in memory, the
-// 10,000 inventories coming 100 at a time (the server reads pages of 100
-// stored inventories; here they are generated, which costs about what
-// decoding them does). It reports the peak heap of the whole process and
+// 10,000 inventories coming 100 at a time (the server reads pages of 25
+// stored scans; here they are generated, which costs about what decoding
+// them does). It reports the peak heap of the whole process and
 // its peak resident set while matching (the target: under
 // 200 MiB), one worker.
 func BenchmarkRematchPaged(b *testing.B) {
