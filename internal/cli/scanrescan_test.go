@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -12,31 +11,11 @@ import (
 	"testing"
 
 	"github.com/opencontainers/go-digest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-
-	"github.com/berth-registry/berth/internal/remote"
-	"github.com/berth-registry/berth/internal/server/servertest"
 )
 
 func TestScanRescan(t *testing.T) {
-	im := newScanImage(t)
-	cfg := servertest.Config(t)
-	cfg.Scan.DB = "../scan/vulndb/testdata/go,testdata/scan/osv"
-	s := servertest.Start(t, cfg)
-	ctx := context.Background()
-	c, err := remote.New(s.URL(), remote.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range append(slices.Clone(im.blobs), im.config) {
-		if _, err := c.PushBlob(ctx, "team/app", b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := c.PushManifest(ctx, "team/app", "v1", ocispec.MediaTypeImageManifest, im.man); err != nil {
-		t.Fatal(err)
-	}
-	host := strings.TrimPrefix(s.URL(), "http://")
+	url, im := startScannedServer(t)
+	host := strings.TrimPrefix(url, "http://")
 	byTag := host + "/team/app:v1"
 	byDigest := host + "/team/app@" + digest.FromBytes(im.man).String()
 
