@@ -61,7 +61,13 @@ func LoopbackLogin(ctx context.Context, p *Provider, addr string, show func(url 
 		}
 	})}
 	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
+	// Shutdown, not Close: the result is sent before the handler returns,
+	// and Close would cut the browser's response off (it saw EOF).
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
 	show(p.AuthURL(f))
 	select {
 	case res := <-done:
