@@ -24,6 +24,9 @@ export BERTH_RACE
 # for later runs.
 DEBOOTSTRAP_ROOT ?= $(CURDIR)/.cache/debootstrap-bookworm
 export BERTH_TEST_DEBOOTSTRAP_PENDING ?= $(DEBOOTSTRAP_ROOT)
+# Dex, the OIDC provider of TestOIDCWithDex: built once in the background
+# too (scripts/build-dex.sh), into .tools/bin.
+export BERTH_DEX_PENDING ?= $(TOOLS_BIN)/dex
 
 .PHONY: help
 help: ## list targets
@@ -58,6 +61,7 @@ lint: vet ## vet + staticcheck + gofmt check
 test: tools lint ## everything: tools, vet + staticcheck + gofmt, race unit tests, e2e + conformance
 	@status=0; \
 	bash scripts/debootstrap-root.sh $(DEBOOTSTRAP_ROOT) & \
+	bash scripts/build-dex.sh $(TOOLS_BIN)/dex & \
 	for t in test-race integration; do \
 		start=$$SECONDS; \
 		$(MAKE) --no-print-directory $$t || status=1; \

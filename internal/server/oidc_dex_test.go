@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,13 +25,18 @@ import (
 	"github.com/berth-registry/berth/internal/metadata"
 )
 
-// dexBin finds a Dex binary: $BERTH_DEX, .tools/bin/dex, or PATH. Dex
-// takes about ten minutes to build on a cold machine (docs/testing.md), so
-// CI does not build it and this test is opt-in by installing it.
+// dexBin finds a Dex binary: $BERTH_DEX, the one `make test` builds in
+// the background ($BERTH_DEX_PENDING, scripts/build-dex.sh; waited for),
+// .tools/bin/dex, or PATH.
 func dexBin(t *testing.T) string {
 	t.Helper()
 	if p := os.Getenv("BERTH_DEX"); p != "" {
 		return p
+	}
+	if p := os.Getenv("BERTH_DEX_PENDING"); p != "" {
+		if ok := waitDex(t, p); ok {
+			return p
+		}
 	}
 	if p, err := filepath.Abs("../../.tools/bin/dex"); err == nil {
 		if _, err := os.Stat(p); err == nil {
@@ -42,6 +48,48 @@ func dexBin(t *testing.T) string {
 	}
 	t.Skip("dex not found ($BERTH_DEX, .tools/bin/dex or PATH); see docs/testing.md for building it")
 	return ""
+}
+
+// waitDex waits for scripts/build-dex.sh's status of out: true when it
+// built Dex, false when no build was started; a failed build fails the
+// test under CI=true and skips it otherwise.
+func waitDex(t *testing.T, out string) bool {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Minute)
+	for {
+		if b, err := os.ReadFile(out + ".status"); err == nil {
+			status := strings.TrimSpace(string(b))
+			if status == "ok" {
+				return true
+			}
+			log, _ := os.ReadFile(out + ".log")
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("building Dex: %s\n%.2000s", status, log)
+			}
+			t.Skipf("building Dex: %s", status)
+		}
+		if !dexBuilding(out + ".lock") {
+			return false
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Dex was not built within 20 minutes (%s)", out)
+		}
+		time.Sleep(2 * time.Second)
+	}
+}
+
+// dexBuilding reports whether scripts/build-dex.sh holds its lock.
+func dexBuilding(lock string) bool {
+	f, err := os.Open(lock)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return true
+	}
+	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return false
 }
 
 func freePort(t *testing.T) int {
