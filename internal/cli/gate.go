@@ -109,20 +109,8 @@ func newGateList(client clientFunc) *cobra.Command {
 }
 
 func newGateDelete(client clientFunc) *cobra.Command {
-	return &cobra.Command{
-		Use: "delete PATTERN", Short: "Delete the gate of PATTERN", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := client(cmd)
-			if err != nil {
-				return err
-			}
-			if err := c.call(cmd.Context(), http.MethodDelete, "gates?pattern="+url.QueryEscape(args[0]), nil, nil); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "deleted gate %s\n", args[0])
-			return nil
-		},
-	}
+	return newDeleteCommand(client, "delete PATTERN", "Delete the gate of PATTERN", "gate",
+		func(pattern string) string { return "gates?pattern=" + url.QueryEscape(pattern) })
 }
 
 func newGateAllow(client clientFunc) *cobra.Command {

@@ -198,20 +198,8 @@ func writeRuns(w io.Writer, runs []metadata.RetentionRun) error {
 }
 
 func newPolicyDelete(client clientFunc) *cobra.Command {
-	return &cobra.Command{
-		Use: "delete NAME", Short: "Delete a policy and its run history", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := client(cmd)
-			if err != nil {
-				return err
-			}
-			if err := c.call(cmd.Context(), http.MethodDelete, "policies/"+args[0], nil, nil); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "deleted policy %s\n", args[0])
-			return nil
-		},
-	}
+	return newDeleteCommand(client, "delete NAME", "Delete a policy and its run history", "policy",
+		func(name string) string { return "policies/" + name })
 }
 
 func newPolicyRun(client clientFunc) *cobra.Command {

@@ -135,20 +135,8 @@ func newWebhookList(client clientFunc) *cobra.Command {
 }
 
 func newWebhookDelete(client clientFunc) *cobra.Command {
-	return &cobra.Command{
-		Use: "delete NAME", Short: "Delete a subscription and its delivery log", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := client(cmd)
-			if err != nil {
-				return err
-			}
-			if err := c.call(cmd.Context(), http.MethodDelete, "webhooks/"+args[0], nil, nil); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "deleted webhook %s\n", args[0])
-			return nil
-		},
-	}
+	return newDeleteCommand(client, "delete NAME", "Delete a subscription and its delivery log", "webhook",
+		func(name string) string { return "webhooks/" + name })
 }
 
 func newWebhookPing(client clientFunc) *cobra.Command {
